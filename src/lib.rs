@@ -1,0 +1,67 @@
+//! `fulfil`: Amazon merchant-fulfilled orders to PostNL labels and EU VAT invoices,
+//! with the buyers' personal data encrypted at rest and removed on schedule.
+//!
+//! The binary is a thin wrapper around [`run`], so tests can call commands in-process.
+
+pub mod cli;
+pub mod clock;
+pub mod commands;
+pub mod config;
+pub mod ctx;
+pub mod error;
+pub mod http;
+pub mod logging;
+pub mod secrets;
+pub mod spapi;
+pub mod store;
+pub mod ui;
+
+use std::process::ExitCode;
+
+use clap::Parser as _;
+
+use crate::error::Exit;
+
+/// The binary's entry point: parse, set up logging, run, map to an exit code.
+pub fn main() -> ExitCode {
+    let cli = match cli::Cli::try_parse() {
+        Ok(cli) => cli,
+        // clap prints help and version with exit 0 and usage errors with exit 2.
+        Err(e) => e.exit(),
+    };
+    logging::init(cli.global.verbose, cli.global.quiet);
+    run(&cli).into()
+}
+
+/// Runs one parsed command line and returns its exit code.
+pub fn run(cli: &cli::Cli) -> Exit {
+    // Files we create are private to the user, whatever the shell's umask was.
+    rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o077));
+    http::install_crypto_provider();
+    let ctx = match ctx::Ctx::new(&cli.global) {
+        Ok(ctx) => ctx,
+        Err(e) => return error::report(&e),
+    };
+    match commands::dispatch(&ctx, &cli.command) {
+        Ok(outcome) => {
+            if ctx.global.json {
+                ctx.ui.json_out(&outcome.summary);
+            }
+            let name = if outcome.exit == Exit::Ok {
+                "ok"
+            } else {
+                "partial"
+            };
+            ctx.finish(name, &outcome.summary);
+            outcome.exit
+        }
+        Err(e) => {
+            let exit = error::report(&e);
+            ctx.finish(
+                &format!("{exit:?}").to_ascii_lowercase(),
+                &serde_json::json!({ "exit": exit.code() }),
+            );
+            exit
+        }
+    }
+}

@@ -1,1 +1,5 @@
+//! Integration tests: one binary, one file per command (see STYLE.md §7).
 
+mod common;
+
+mod foundation;

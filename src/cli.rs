@@ -1,0 +1,77 @@
+//! The command line, clap only. Each command's arguments live beside it in
+//! `commands/`; this file holds the global flags and the list of commands.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+const EXIT_CODES: &str = "\
+Exit codes:
+  0  done (also when there was nothing to do)
+  1  failed
+  2  usage, configuration or key error: a person has to fix something
+  3  partial: some orders failed (reported), the others were done
+  4  temporary: rate limit, network or another run holding the lock; retry next run
+
+Environment:
+  FULFIL_CONFIG   the config file (same as --config)
+  FULFIL_LOG      log filter, e.g. `fulfil=debug` (logs go to stderr)
+  FULFIL_NOW      pin the clock (RFC 3339), for rehearsals and tests
+  FULFIL_<SECTION>_<KEY>  override any config key, e.g. FULFIL_AMAZON_REFRESH_TOKEN_FILE";
+
+/// Amazon merchant-fulfilled orders to PostNL labels and EU VAT invoices, with the
+/// buyers' personal data kept encrypted and removed on schedule.
+///
+/// Runs from cron: a run that succeeds prints nothing.
+#[derive(Debug, Parser)]
+#[command(name = "fulfil", version, after_help = EXIT_CODES, max_term_width = 100)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct GlobalArgs {
+    /// The config file [default: ~/.local/share/fulfil/fulfil.toml]
+    #[arg(long, global = true, env = "FULFIL_CONFIG", value_name = "PATH")]
+    pub config: Option<PathBuf>,
+    /// More log output on stderr (-v info, -vv debug, -vvv trace)
+    #[arg(short, long, global = true, action = clap::ArgAction::Count, conflicts_with = "quiet")]
+    pub verbose: u8,
+    /// Only errors on stderr
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+    /// Print a machine-readable summary on stdout
+    #[arg(long, global = true)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    Init(crate::commands::init::InitArgs),
+    Status(crate::commands::status::StatusArgs),
+    SyncOrders(crate::commands::sync_orders::SyncOrdersArgs),
+}
+
+impl Command {
+    /// The command's name as recorded in the run history.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Command::Init(_) => "init",
+            Command::Status(_) => "status",
+            Command::SyncOrders(_) => crate::commands::sync_orders::COMMAND,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory as _;
+
+    #[test]
+    fn verify_cli() {
+        super::Cli::command().debug_assert();
+    }
+}

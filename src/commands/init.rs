@@ -1,0 +1,131 @@
+//! `fulfil init`: a new data directory with a config, a database key and the
+//! encrypted database. Existing files are never overwritten.
+
+use std::fs::{DirBuilder, OpenOptions};
+use std::io::Write as _;
+use std::os::unix::fs::{DirBuilderExt as _, OpenOptionsExt as _, PermissionsExt as _};
+use std::path::{Path, PathBuf};
+
+use anyhow::Context as _;
+use clap::Args;
+use serde_json::json;
+
+use crate::commands::Outcome;
+use crate::ctx::Ctx;
+use crate::error::AppError;
+use crate::store::{self, DbKey, Mode, Store};
+
+const TEMPLATE: &str = include_str!("../../config.example.toml");
+
+/// Create a data directory with a config, a new database key and the encrypted database
+///
+/// The directory is made with mode 0700, the key (256 bits from the system's random
+/// generator, as 64 hex characters) with mode 0600. Existing files are kept.
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// The directory [default: the --config file's directory, else ~/.local/share/fulfil]
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+}
+
+pub fn run(ctx: &Ctx, args: &InitArgs) -> anyhow::Result<Outcome> {
+    let dir = match (&args.dir, &ctx.global.config) {
+        (Some(d), _) => d.clone(),
+        (None, Some(c)) => c
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .map_or_else(|| PathBuf::from("."), Path::to_path_buf),
+        (None, None) => crate::config::default_dir(),
+    };
+    let config_path = match (&args.dir, &ctx.global.config) {
+        (None, Some(c)) => c.clone(),
+        _ => dir.join("fulfil.toml"),
+    };
+    let key_path = dir.join("db.key");
+    let db_path = dir.join("fulfil.db");
+    if db_path.exists() && !key_path.exists() {
+        return Err(AppError::config(format!(
+            "{} exists but its key {} does not",
+            db_path.display(),
+            key_path.display()
+        ))
+        .hint("restore db.key from your backup; init never replaces a database")
+        .into());
+    }
+
+    let mut made = Vec::new();
+    let mut kept = Vec::new();
+    if dir.exists() {
+        kept.push(dir.clone());
+    } else {
+        DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&dir)
+            .with_context(|| format!("cannot create {}", dir.display()))?;
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700))?;
+        made.push(dir.clone());
+    }
+
+    if config_path.exists() {
+        kept.push(config_path.clone());
+    } else {
+        write_new(&config_path, TEMPLATE.as_bytes())?;
+        made.push(config_path.clone());
+    }
+
+    let key = if key_path.exists() {
+        kept.push(key_path.clone());
+        store::check_key_file(&key_path)?;
+        let text = std::fs::read_to_string(&key_path)?;
+        DbKey::parse(&secrecy::SecretString::from(text))?
+    } else {
+        let key = DbKey::generate()?;
+        store::write_key_file(&key_path, &key)
+            .with_context(|| format!("cannot write {}", key_path.display()))?;
+        made.push(key_path.clone());
+        key
+    };
+
+    if db_path.exists() {
+        kept.push(db_path.clone());
+        // Prove that the kept key opens the kept database.
+        Store::open(&db_path, &key, Mode::Read)?;
+    } else {
+        Store::open(&db_path, &key, Mode::Create)?;
+        made.push(db_path.clone());
+    }
+
+    if !ctx.global.json {
+        for p in &made {
+            ctx.ui.out(&format!("created {}", p.display()));
+        }
+        for p in &kept {
+            ctx.ui.out(&format!("kept    {}", p.display()));
+        }
+        ctx.ui.out(&format!(
+            "next: fill in {} (credentials, marketplaces, roles), then run \
+             `fulfil --config {} status`",
+            config_path.display(),
+            config_path.display()
+        ));
+    }
+    Ok(Outcome::ok(json!({
+        "created": made.iter().map(|p| p.display().to_string()).collect::<Vec<_>>(),
+        "kept": kept.iter().map(|p| p.display().to_string()).collect::<Vec<_>>(),
+        "config": config_path.display().to_string(),
+    })))
+}
+
+/// Writes a new file with mode 0600; fails if it exists.
+fn write_new(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    let mut f = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| format!("cannot create {}", path.display()))?;
+    f.write_all(bytes)?;
+    f.sync_all()?;
+    Ok(())
+}

@@ -1,0 +1,43 @@
+//! Dispatch only: one file per command, each with `run(ctx, args) -> Outcome`.
+
+pub mod init;
+pub mod status;
+pub mod sync_orders;
+
+use crate::cli::Command;
+use crate::ctx::Ctx;
+use crate::error::Exit;
+
+/// What a command reports when it did not fail.
+#[derive(Debug)]
+pub struct Outcome {
+    /// `Exit::Ok` or `Exit::Partial`.
+    pub exit: Exit,
+    /// Counts for `--json` and the run history; never personal data.
+    pub summary: serde_json::Value,
+}
+
+impl Outcome {
+    pub fn ok(summary: serde_json::Value) -> Self {
+        Self {
+            exit: Exit::Ok,
+            summary,
+        }
+    }
+
+    /// Ok, or Partial when `failed` is non-zero.
+    pub fn from_failures(failed: u64, summary: serde_json::Value) -> Self {
+        Self {
+            exit: if failed > 0 { Exit::Partial } else { Exit::Ok },
+            summary,
+        }
+    }
+}
+
+pub fn dispatch(ctx: &Ctx, command: &Command) -> anyhow::Result<Outcome> {
+    match command {
+        Command::Init(args) => init::run(ctx, args),
+        Command::Status(args) => status::run(ctx, args),
+        Command::SyncOrders(args) => sync_orders::run(ctx, args),
+    }
+}

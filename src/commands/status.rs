@@ -1,0 +1,54 @@
+//! `fulfil status`: orders per stage, the last good run of each command, the database
+//! size. Counts only: this command never shows personal data.
+
+use clap::Args;
+use serde_json::json;
+
+use crate::commands::Outcome;
+use crate::ctx::Ctx;
+use crate::store;
+
+/// Show orders per stage, the last successful run of each command and the database size
+#[derive(Debug, Args)]
+pub struct StatusArgs {}
+
+pub fn run(ctx: &Ctx, _args: &StatusArgs) -> anyhow::Result<Outcome> {
+    let store = ctx.store_read()?;
+    let conn = store.conn();
+    let stages = store::orders::count_by_stage(conn)?;
+    let with_pii = store::orders::count_with_pii(conn)?;
+    let runs = store::state::last_runs(conn)?;
+    let size = store.size_on_disk();
+    let total: u64 = stages.iter().map(|(_, n)| n).sum();
+
+    if !ctx.global.json {
+        let ui = &ctx.ui;
+        ui.out(&format!(
+            "database  {} ({} bytes)",
+            store.path().display(),
+            size
+        ));
+        ui.out(&format!(
+            "orders    {total} ({with_pii} holding personal data)"
+        ));
+        for (stage, n) in &stages {
+            ui.out(&format!("  {stage:<18} {n}"));
+        }
+        if runs.is_empty() {
+            ui.out("last runs none yet");
+        } else {
+            ui.out("last runs");
+            for (cmd, at, outcome) in &runs {
+                ui.out(&format!("  {cmd:<18} {at} {outcome}"));
+            }
+        }
+    }
+    Ok(Outcome::ok(json!({
+        "database": store.path().display().to_string(),
+        "database_bytes": size,
+        "orders": total,
+        "orders_with_personal_data": with_pii,
+        "stages": stages.iter().map(|(s, n)| (s.clone(), json!(n))).collect::<serde_json::Map<_, _>>(),
+        "last_runs": runs.iter().map(|(c, at, o)| json!({"command": c, "finished_at": at, "outcome": o})).collect::<Vec<_>>(),
+    })))
+}

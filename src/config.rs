@@ -1,0 +1,727 @@
+//! The configuration: a TOML file, overridden by `FULFIL_<SECTION>_<KEY>` variables.
+//!
+//! Unknown keys are rejected, in the file and in the environment, so that a typo
+//! never silently turns a setting off. Every error names the file (or the variable)
+//! and the key. Relative paths are taken relative to the directory of the file.
+//!
+//! Secrets (LWA client id and secret, refresh token, PostNL API key, database key) can
+//! be given as `name = "value"`, `name_file = "path"` or `name_command = "cmd"` (its
+//! stdout is the secret, so that it can live in a secret manager). They are never
+//! command-line flags, are held in `secrecy` types and resolved only when used.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use secrecy::SecretString;
+use serde::Deserialize;
+use time::Date;
+
+use crate::error::{Classify, Exit};
+
+/// A configuration problem: which file or variable, which key, what is wrong.
+#[derive(Debug, Clone)]
+pub struct ConfigError {
+    pub source: String,
+    pub key: Option<String>,
+    pub message: String,
+    pub hint: Option<String>,
+}
+
+impl ConfigError {
+    pub fn new(source: impl Into<String>, key: Option<&str>, message: impl Into<String>) -> Self {
+        Self {
+            source: source.into(),
+            key: key.map(str::to_string),
+            message: message.into(),
+            hint: None,
+        }
+    }
+
+    #[must_use]
+    pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
+        self.hint = Some(hint.into());
+        self
+    }
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.key {
+            Some(k) => write!(f, "{}: key `{k}`: {}", self.source, self.message),
+            None => write!(f, "{}: {}", self.source, self.message),
+        }
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+impl Classify for ConfigError {
+    fn exit(&self) -> Exit {
+        Exit::Config
+    }
+    fn hints(&self) -> Vec<String> {
+        self.hint.iter().cloned().collect()
+    }
+}
+
+/// The whole configuration after loading.
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    #[serde(default)]
+    pub store: StoreSection,
+    #[serde(default)]
+    pub amazon: AmazonSection,
+    #[serde(default)]
+    pub postnl: PostnlSection,
+    #[serde(default)]
+    pub seller: SellerSection,
+    #[serde(default)]
+    pub retention: RetentionSection,
+    /// The file this came from.
+    #[serde(skip)]
+    pub path: PathBuf,
+}
+
+/// A secret value read from the file; never printed.
+#[derive(Clone)]
+pub struct SecretText(pub SecretString);
+
+impl fmt::Debug for SecretText {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[secret]")
+    }
+}
+
+impl<'de> Deserialize<'de> for SecretText {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Ok(Self(SecretString::from(s)))
+    }
+}
+
+/// Where a secret comes from.
+#[derive(Debug, Clone, Default)]
+pub struct SecretSpec {
+    pub name: &'static str,
+    pub value: Option<SecretText>,
+    pub file: Option<PathBuf>,
+    pub command: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoreSection {
+    /// Directory for the database, labels and invoices (default: the config file's directory).
+    pub dir: Option<PathBuf>,
+    #[serde(default = "default_db")]
+    pub database: PathBuf,
+    pub key: Option<SecretText>,
+    pub key_file: Option<PathBuf>,
+    pub key_command: Option<String>,
+}
+
+fn default_db() -> PathBuf {
+    PathBuf::from("fulfil.db")
+}
+
+impl Default for StoreSection {
+    fn default() -> Self {
+        Self {
+            dir: None,
+            database: default_db(),
+            key: None,
+            key_file: None,
+            key_command: None,
+        }
+    }
+}
+
+/// The SP-API regions; `custom` endpoints come from `endpoint` and `lwa_endpoint`.
+#[derive(Debug, Clone, Copy, Deserialize, Default, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Region {
+    #[default]
+    Eu,
+    Na,
+    Fe,
+}
+
+/// The restricted roles a seller can grant the app (Seller Central names).
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Role {
+    DirectToConsumerShipping,
+    TaxInvoicing,
+    TaxRemittance,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum FulfilledBy {
+    Merchant,
+    Amazon,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AmazonSection {
+    #[serde(default)]
+    pub region: Region,
+    /// Overrides the region's SP-API endpoint (sandbox or custom).
+    pub endpoint: Option<String>,
+    /// Overrides the LWA token endpoint.
+    pub lwa_endpoint: Option<String>,
+    pub client_id: Option<SecretText>,
+    pub client_id_file: Option<PathBuf>,
+    pub client_id_command: Option<String>,
+    pub client_secret: Option<SecretText>,
+    pub client_secret_file: Option<PathBuf>,
+    pub client_secret_command: Option<String>,
+    /// When the LWA client secret was last rotated (it expires after 180 days).
+    pub client_secret_rotated: Option<Date>,
+    pub refresh_token: Option<SecretText>,
+    pub refresh_token_file: Option<PathBuf>,
+    pub refresh_token_command: Option<String>,
+    /// Marketplace ids to sync (default: Amazon.nl).
+    #[serde(default = "default_marketplaces")]
+    pub marketplaces: Vec<String>,
+    /// The restricted roles the seller granted this app.
+    #[serde(default)]
+    pub roles: Vec<Role>,
+    /// Which fulfilment channels to sync (default: MERCHANT only).
+    #[serde(default = "default_fulfilled_by")]
+    pub fulfilled_by: Vec<FulfilledBy>,
+    /// Seconds of overlap when resuming from the checkpoint.
+    #[serde(default = "default_overlap")]
+    pub sync_overlap_seconds: u32,
+    /// How far back the very first sync reaches, in days.
+    #[serde(default = "default_first_days")]
+    pub first_sync_days: u32,
+    /// Tries for a call that fails temporarily (5xx, network) before the run gives up (exit 4).
+    #[serde(default = "default_max_tries")]
+    pub max_tries: u32,
+    /// First back-off after a temporary failure, in milliseconds; doubles per try.
+    #[serde(default = "default_retry_base_ms")]
+    pub retry_base_ms: u64,
+}
+
+fn default_max_tries() -> u32 {
+    5
+}
+fn default_retry_base_ms() -> u64 {
+    1000
+}
+
+fn default_marketplaces() -> Vec<String> {
+    vec!["A1805IZSGTT6HS".into()]
+}
+fn default_fulfilled_by() -> Vec<FulfilledBy> {
+    vec![FulfilledBy::Merchant]
+}
+fn default_overlap() -> u32 {
+    300
+}
+fn default_first_days() -> u32 {
+    14
+}
+
+impl Default for AmazonSection {
+    fn default() -> Self {
+        Self {
+            region: Region::Eu,
+            endpoint: None,
+            lwa_endpoint: None,
+            client_id: None,
+            client_id_file: None,
+            client_id_command: None,
+            client_secret: None,
+            client_secret_file: None,
+            client_secret_command: None,
+            client_secret_rotated: None,
+            refresh_token: None,
+            refresh_token_file: None,
+            refresh_token_command: None,
+            marketplaces: default_marketplaces(),
+            roles: Vec::new(),
+            fulfilled_by: default_fulfilled_by(),
+            sync_overlap_seconds: default_overlap(),
+            first_sync_days: default_first_days(),
+            max_tries: default_max_tries(),
+            retry_base_ms: default_retry_base_ms(),
+        }
+    }
+}
+
+impl AmazonSection {
+    pub fn sp_endpoint(&self) -> String {
+        self.endpoint.clone().unwrap_or_else(|| {
+            match self.region {
+                Region::Eu => "https://sellingpartnerapi-eu.amazon.com",
+                Region::Na => "https://sellingpartnerapi-na.amazon.com",
+                Region::Fe => "https://sellingpartnerapi-fe.amazon.com",
+            }
+            .to_string()
+        })
+    }
+
+    pub fn lwa_url(&self) -> String {
+        self.lwa_endpoint
+            .clone()
+            .unwrap_or_else(|| "https://api.amazon.com/auth/o2/token".to_string())
+    }
+
+    pub fn client_id(&self) -> SecretSpec {
+        spec(
+            "amazon.client_id",
+            self.client_id.as_ref(),
+            self.client_id_file.as_ref(),
+            self.client_id_command.as_ref(),
+        )
+    }
+    pub fn client_secret(&self) -> SecretSpec {
+        spec(
+            "amazon.client_secret",
+            self.client_secret.as_ref(),
+            self.client_secret_file.as_ref(),
+            self.client_secret_command.as_ref(),
+        )
+    }
+    pub fn refresh_token(&self) -> SecretSpec {
+        spec(
+            "amazon.refresh_token",
+            self.refresh_token.as_ref(),
+            self.refresh_token_file.as_ref(),
+            self.refresh_token_command.as_ref(),
+        )
+    }
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct PostnlSection {
+    /// Overrides the PostNL endpoint (default: production, https://api.postnl.nl).
+    pub endpoint: Option<String>,
+    pub api_key: Option<SecretText>,
+    pub api_key_file: Option<PathBuf>,
+    pub api_key_command: Option<String>,
+    pub customer_code: Option<String>,
+    pub customer_number: Option<String>,
+    pub collection_location: Option<String>,
+}
+
+impl PostnlSection {
+    pub fn base_url(&self) -> String {
+        self.endpoint
+            .clone()
+            .unwrap_or_else(|| "https://api.postnl.nl".to_string())
+    }
+    pub fn api_key(&self) -> SecretSpec {
+        spec(
+            "postnl.api_key",
+            self.api_key.as_ref(),
+            self.api_key_file.as_ref(),
+            self.api_key_command.as_ref(),
+        )
+    }
+}
+
+/// The seller: sender address on labels and the supplier block on invoices.
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct SellerSection {
+    pub name: Option<String>,
+    pub company: Option<String>,
+    pub vat_id: Option<String>,
+    pub street: Option<String>,
+    pub house_nr: Option<String>,
+    pub house_nr_ext: Option<String>,
+    pub zipcode: Option<String>,
+    pub city: Option<String>,
+    pub country: Option<String>,
+    pub email: Option<String>,
+}
+
+/// How long personal data is kept; the defaults are the maximum the seller promised.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetentionSection {
+    /// Days after fulfilment (shipment confirmed) before an order's personal data goes; at most 30.
+    #[serde(default = "default_fulfilled_days")]
+    pub fulfilled_days: u32,
+    /// Days after a cancellation; at most 7.
+    #[serde(default = "default_cancelled_days")]
+    pub cancelled_days: u32,
+}
+
+fn default_fulfilled_days() -> u32 {
+    30
+}
+fn default_cancelled_days() -> u32 {
+    7
+}
+
+impl Default for RetentionSection {
+    fn default() -> Self {
+        Self {
+            fulfilled_days: default_fulfilled_days(),
+            cancelled_days: default_cancelled_days(),
+        }
+    }
+}
+
+fn spec(
+    name: &'static str,
+    value: Option<&SecretText>,
+    file: Option<&PathBuf>,
+    command: Option<&String>,
+) -> SecretSpec {
+    SecretSpec {
+        name,
+        value: value.cloned(),
+        file: file.cloned(),
+        command: command.cloned(),
+    }
+}
+
+/// Variables with the `FULFIL_` prefix that are not configuration keys.
+const RESERVED_ENV: &[&str] = &["FULFIL_CONFIG", "FULFIL_LOG", "FULFIL_NOW"];
+const SECTIONS: &[&str] = &["store", "amazon", "postnl", "seller", "retention"];
+
+/// The default data and config directory: `$XDG_DATA_HOME/fulfil` or `~/.local/share/fulfil`.
+pub fn default_dir() -> PathBuf {
+    if let Some(x) = std::env::var_os("XDG_DATA_HOME").filter(|v| !v.is_empty()) {
+        return PathBuf::from(x).join("fulfil");
+    }
+    let home = std::env::var_os("HOME").map_or_else(|| PathBuf::from("."), PathBuf::from);
+    home.join(".local/share/fulfil")
+}
+
+/// The config path: `--config`/`FULFIL_CONFIG`, else `<default_dir>/fulfil.toml`.
+pub fn default_path() -> PathBuf {
+    default_dir().join("fulfil.toml")
+}
+
+impl Config {
+    /// Reads the file, applies the environment, checks the values.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let src = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            let err = ConfigError::new(&src, None, format!("cannot read the config file: {e}"));
+            if e.kind() == std::io::ErrorKind::NotFound {
+                err.with_hint("run `fulfil init` to create one, or pass --config PATH")
+            } else {
+                err
+            }
+        })?;
+        let env: BTreeMap<String, String> = std::env::vars()
+            .filter(|(k, _)| k.starts_with("FULFIL_"))
+            .collect();
+        Self::from_parts(path, &text, &env)
+    }
+
+    /// Parses text plus overrides; separate from `load` so tests need no process env.
+    pub fn from_parts(
+        path: &Path,
+        text: &str,
+        env: &BTreeMap<String, String>,
+    ) -> Result<Config, ConfigError> {
+        let src = path.display().to_string();
+        // The file alone first, so that its errors carry its line numbers.
+        toml::from_str::<Config>(text).map_err(|e| toml_error(&src, text, &e))?;
+        let mut table: toml::Table = toml::from_str(text).map_err(|e| toml_error(&src, text, &e))?;
+        let applied = apply_env(&mut table, env)?;
+        let merged = toml::to_string(&table).unwrap_or_default();
+        let mut cfg: Config = toml::from_str(&merged).map_err(|e| {
+            let mut err = toml_error(&src, &merged, &e);
+            // Only an environment value can fail here; name the variable.
+            let var = applied
+                .iter()
+                .find(|(_, key)| err.key.as_deref() == Some(key.as_str()))
+                .or(applied.first());
+            if let Some((var, _)) = var {
+                err.source = format!("environment variable {var}");
+            }
+            err
+        })?;
+        cfg.path = path.to_path_buf();
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let src = self.path.display().to_string();
+        if self.retention.fulfilled_days > 30 {
+            return Err(ConfigError::new(
+                &src,
+                Some("retention.fulfilled_days"),
+                "may not exceed 30: the seller promised removal 30 days after fulfilment",
+            ));
+        }
+        if self.retention.cancelled_days > 7 {
+            return Err(ConfigError::new(
+                &src,
+                Some("retention.cancelled_days"),
+                "may not exceed 7 days",
+            ));
+        }
+        if self.amazon.marketplaces.is_empty() || self.amazon.marketplaces.len() > 50 {
+            return Err(ConfigError::new(
+                &src,
+                Some("amazon.marketplaces"),
+                "list between 1 and 50 marketplace ids",
+            ));
+        }
+        if self.amazon.max_tries == 0 || self.amazon.max_tries > 20 {
+            return Err(ConfigError::new(
+                &src,
+                Some("amazon.max_tries"),
+                "must be between 1 and 20",
+            ));
+        }
+        if self.amazon.fulfilled_by.is_empty() {
+            return Err(ConfigError::new(
+                &src,
+                Some("amazon.fulfilled_by"),
+                "list at least one of MERCHANT, AMAZON",
+            ));
+        }
+        for (key, url) in [
+            ("amazon.endpoint", self.amazon.endpoint.as_deref()),
+            ("amazon.lwa_endpoint", self.amazon.lwa_endpoint.as_deref()),
+            ("postnl.endpoint", self.postnl.endpoint.as_deref()),
+        ] {
+            if let Some(u) = url {
+                crate::http::check_endpoint(u).map_err(|e| {
+                    ConfigError::new(&src, Some(key), e.to_string())
+                        .with_hint("use https, or http only for a sandbox on this machine")
+                })?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The directory relative paths are taken from.
+    pub fn base_dir(&self) -> PathBuf {
+        self.path
+            .parent()
+            .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
+    }
+
+    /// Resolves a path from the config against the config file's directory.
+    pub fn resolve(&self, p: &Path) -> PathBuf {
+        if p.is_absolute() {
+            p.to_path_buf()
+        } else {
+            self.data_dir().join(p)
+        }
+    }
+
+    /// The data directory (`store.dir`, default: the config file's directory).
+    pub fn data_dir(&self) -> PathBuf {
+        match &self.store.dir {
+            Some(d) if d.is_absolute() => d.clone(),
+            Some(d) => self.base_dir().join(d),
+            None => self.base_dir(),
+        }
+    }
+
+    pub fn database_path(&self) -> PathBuf {
+        self.resolve(&self.store.database)
+    }
+
+    pub fn db_key(&self) -> SecretSpec {
+        let file = if self.store.key.is_none() && self.store.key_command.is_none() {
+            Some(
+                self.store
+                    .key_file
+                    .clone()
+                    .unwrap_or_else(|| PathBuf::from("db.key")),
+            )
+        } else {
+            self.store.key_file.clone()
+        };
+        SecretSpec {
+            name: "store.key",
+            value: self.store.key.clone(),
+            file: file.map(|f| self.resolve(&f)),
+            command: self.store.key_command.clone(),
+        }
+    }
+
+    pub fn source(&self) -> String {
+        self.path.display().to_string()
+    }
+}
+
+/// Turns a toml error into one line naming the file, the line and the key.
+fn toml_error(src: &str, text: &str, e: &toml::de::Error) -> ConfigError {
+    let full = e.message().replace('\n', " ");
+    // serde lists every valid key after ", expected one of": that goes in a hint.
+    let (msg, valid) = match full.split_once(", expected one of ") {
+        Some((m, v)) => (m.to_string(), Some(v.to_string())),
+        None => (full.clone(), None),
+    };
+    let mut key = None;
+    let mut place = String::new();
+    if let Some(span) = e.span() {
+        let before = &text[..span.start.min(text.len())];
+        let line_no = before.matches('\n').count() + 1;
+        place = format!(":{line_no}");
+        let line = text.lines().nth(line_no - 1).unwrap_or("");
+        let trimmed = line.trim();
+        if let Some((k, _)) = trimmed.split_once('=') {
+            key = Some(k.trim().trim_matches('"').to_string());
+        } else if trimmed.starts_with('[') {
+            key = Some(trimmed.trim_matches(|c| c == '[' || c == ']').trim().to_string());
+        }
+    }
+    // serde names unknown and missing fields in backquotes; prefer that name.
+    if let Some(start) = msg.find('`')
+        && let Some(len) = msg[start + 1..].find('`')
+    {
+        key = Some(msg[start + 1..start + 1 + len].to_string());
+    }
+    let err = ConfigError::new(format!("{src}{place}"), key.as_deref(), msg);
+    match valid {
+        Some(v) => err.with_hint(format!("valid keys here: {}", v.replace('`', ""))),
+        None => err,
+    }
+}
+
+/// Applies `FULFIL_<SECTION>_<KEY>` variables to the parsed table; returns (variable, key).
+fn apply_env(
+    table: &mut toml::Table,
+    env: &BTreeMap<String, String>,
+) -> Result<Vec<(String, String)>, ConfigError> {
+    let mut applied = Vec::new();
+    for (name, raw) in env {
+        if RESERVED_ENV.contains(&name.as_str()) || !name.starts_with("FULFIL_") {
+            continue;
+        }
+        let rest = name["FULFIL_".len()..].to_ascii_lowercase();
+        let Some(section) = SECTIONS.iter().find(|s| rest.starts_with(&format!("{s}_"))) else {
+            return Err(ConfigError::new(
+                format!("environment variable {name}"),
+                None,
+                "not a configuration key",
+            )
+            .with_hint("use FULFIL_<SECTION>_<KEY>, e.g. FULFIL_AMAZON_REFRESH_TOKEN_FILE"));
+        };
+        let key = &rest[section.len() + 1..];
+        let value = env_value(raw);
+        let entry = table
+            .entry((*section).to_string())
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        let Some(t) = entry.as_table_mut() else {
+            return Err(ConfigError::new(
+                format!("environment variable {name}"),
+                Some(section),
+                "the config file uses this name for a value, not a section",
+            ));
+        };
+        t.insert(key.to_string(), value);
+        applied.push((name.clone(), key.to_string()));
+    }
+    Ok(applied)
+}
+
+/// Environment values are strings, unless they read as a TOML number, boolean or array.
+fn env_value(raw: &str) -> toml::Value {
+    let probe = format!("v = {raw}");
+    if let Ok(t) = toml::from_str::<toml::Table>(&probe)
+        && let Some(v) = t.get("v")
+        && matches!(
+            v,
+            toml::Value::Integer(_) | toml::Value::Boolean(_) | toml::Value::Array(_)
+        )
+    {
+        return v.clone();
+    }
+    toml::Value::String(raw.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str, env: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let env = env
+            .iter()
+            .map(|(k, v)| ((*k).to_string(), (*v).to_string()))
+            .collect();
+        Config::from_parts(Path::new("/etc/fulfil/fulfil.toml"), text, &env)
+    }
+
+    #[test]
+    fn defaults_apply() {
+        let c = parse("", &[]).unwrap();
+        assert_eq!(c.amazon.marketplaces, vec!["A1805IZSGTT6HS"]);
+        assert_eq!(c.retention.fulfilled_days, 30);
+        assert_eq!(c.database_path(), PathBuf::from("/etc/fulfil/fulfil.db"));
+        assert_eq!(
+            c.db_key().file.unwrap(),
+            PathBuf::from("/etc/fulfil/db.key")
+        );
+    }
+
+    #[test]
+    fn unknown_key_names_file_line_and_key() {
+        let e = parse("[amazon]\nregion = \"eu\"\nmarketplace = []\n", &[]).unwrap_err();
+        let s = e.to_string();
+        assert!(s.starts_with("/etc/fulfil/fulfil.toml:3"), "{s}");
+        assert_eq!(e.key.as_deref(), Some("marketplace"));
+    }
+
+    #[test]
+    fn wrong_type_names_key() {
+        let e = parse("[retention]\nfulfilled_days = \"ten\"\n", &[]).unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("fulfilled_days"), "{e}");
+    }
+
+    #[test]
+    fn env_overrides_file() {
+        let c = parse(
+            "[amazon]\nsync_overlap_seconds = 10\n",
+            &[
+                ("FULFIL_AMAZON_SYNC_OVERLAP_SECONDS", "20"),
+                ("FULFIL_AMAZON_MARKETPLACES", "[\"A1PA6795UKMFR9\"]"),
+                ("FULFIL_POSTNL_CUSTOMER_NUMBER", "11223344x"),
+                ("FULFIL_NOW", "2026-01-01T00:00:00Z"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(c.amazon.sync_overlap_seconds, 20);
+        assert_eq!(c.amazon.marketplaces, vec!["A1PA6795UKMFR9"]);
+        assert_eq!(c.postnl.customer_number.as_deref(), Some("11223344x"));
+    }
+
+    #[test]
+    fn unknown_env_key_is_named() {
+        let e = parse("", &[("FULFIL_AMAZON_CLIENT_SECRTE", "x")]).unwrap_err();
+        assert!(e.to_string().contains("FULFIL_AMAZON_CLIENT_SECRTE"), "{e}");
+        let e = parse("", &[("FULFIL_BOGUS", "x")]).unwrap_err();
+        assert!(e.to_string().contains("FULFIL_BOGUS"), "{e}");
+    }
+
+    #[test]
+    fn retention_cannot_be_lengthened() {
+        let e = parse("[retention]\nfulfilled_days = 31\n", &[]).unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("retention.fulfilled_days"));
+    }
+
+    #[test]
+    fn plain_http_only_for_loopback() {
+        assert!(parse("[amazon]\nendpoint = \"http://127.0.0.1:8080\"\n", &[]).is_ok());
+        let e = parse("[amazon]\nendpoint = \"http://example.com\"\n", &[]).unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("amazon.endpoint"));
+    }
+
+    #[test]
+    fn secrets_do_not_print() {
+        let c = parse("[amazon]\nclient_secret = \"amzn-super-secret\"\n", &[]).unwrap();
+        let dbg = format!("{c:?}");
+        assert!(!dbg.contains("amzn-super-secret"));
+    }
+}

@@ -1,0 +1,203 @@
+//! The context every command receives: the config, the clock, the terminal, and the
+//! store and HTTP client, each opened lazily and at most once. `--help` never opens
+//! the database and commands that need no network never build a client.
+
+use std::cell::{OnceCell, RefCell, RefMut};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context as _;
+
+use crate::cli::GlobalArgs;
+use crate::clock::{Clock, rfc3339};
+use crate::config::Config;
+use crate::store::{self, DbKey, Mode, Store};
+use crate::ui::Ui;
+use crate::{secrets, spapi};
+
+pub struct Ctx {
+    pub global: GlobalArgs,
+    pub clock: Clock,
+    pub ui: Ui,
+    config_path: PathBuf,
+    config: OnceCell<Config>,
+    store: OnceCell<RefCell<Store>>,
+    http: OnceCell<reqwest::blocking::Client>,
+    run: RefCell<Option<(i64, String)>>,
+}
+
+impl Ctx {
+    pub fn new(global: &GlobalArgs) -> anyhow::Result<Ctx> {
+        Ok(Ctx {
+            config_path: global
+                .config
+                .clone()
+                .unwrap_or_else(crate::config::default_path),
+            ui: Ui::new(global.json, global.quiet),
+            clock: Clock::from_env()?,
+            global: global.clone(),
+            config: OnceCell::new(),
+            store: OnceCell::new(),
+            http: OnceCell::new(),
+            run: RefCell::new(None),
+        })
+    }
+
+    /// A context with an explicit clock, for in-process callers such as the demo.
+    pub fn with_clock(global: &GlobalArgs, clock: Clock) -> Ctx {
+        Ctx {
+            config_path: global
+                .config
+                .clone()
+                .unwrap_or_else(crate::config::default_path),
+            ui: Ui::new(global.json, global.quiet),
+            clock,
+            global: global.clone(),
+            config: OnceCell::new(),
+            store: OnceCell::new(),
+            http: OnceCell::new(),
+            run: RefCell::new(None),
+        }
+    }
+
+    pub fn config_path(&self) -> &PathBuf {
+        &self.config_path
+    }
+
+    /// The configuration, loaded on first use.
+    pub fn config(&self) -> anyhow::Result<&Config> {
+        if let Some(c) = self.config.get() {
+            return Ok(c);
+        }
+        let c = Config::load(&self.config_path)?;
+        Ok(self.config.get_or_init(|| c))
+    }
+
+    /// The database key, checked for ownership and mode when it comes from a file.
+    pub fn db_key(&self) -> anyhow::Result<DbKey> {
+        let cfg = self.config()?;
+        let spec = cfg.db_key();
+        if let Some(file) = &spec.file
+            && file.exists()
+        {
+            store::check_key_file(file)?;
+        }
+        let secret = crate::secrets::resolve(&spec, &cfg.source())?;
+        Ok(DbKey::parse(&secret)?)
+    }
+
+    /// The store, opened for writing (with the lock) on first use.
+    pub fn store(&self, command: &str) -> anyhow::Result<RefMut<'_, Store>> {
+        self.store_in(Mode::Write, command)
+    }
+
+    /// The store opened read-only, without the writer lock.
+    pub fn store_read(&self) -> anyhow::Result<RefMut<'_, Store>> {
+        self.store_in(Mode::Read, "")
+    }
+
+    fn store_in(&self, mode: Mode, command: &str) -> anyhow::Result<RefMut<'_, Store>> {
+        if self.store.get().is_none() {
+            let key = self.db_key()?;
+            let path = self.config()?.database_path();
+            let s = Store::open(&path, &key, mode)?;
+            if mode == Mode::Write {
+                let id = store::state::run_started(s.conn(), command, &rfc3339(self.clock.now()))?;
+                *self.run.borrow_mut() = Some((id, command.to_string()));
+            }
+            let _ = self.store.set(RefCell::new(s));
+        }
+        let cell = self.store.get().context("store not open")?;
+        cell.try_borrow_mut().context("the store is already in use")
+    }
+
+    /// The shared HTTP client.
+    pub fn http(&self) -> anyhow::Result<&reqwest::blocking::Client> {
+        if let Some(c) = self.http.get() {
+            return Ok(c);
+        }
+        let c = crate::http::client(Duration::from_secs(60))?;
+        Ok(self.http.get_or_init(|| c))
+    }
+
+    /// The SP-API client, with credentials resolved and bucket state in the store.
+    pub fn spapi(&self, command: &str) -> anyhow::Result<spapi::Client<'_>> {
+        let cfg = self.config()?;
+        let a = &cfg.amazon;
+        let src = cfg.source();
+        let lwa = spapi::Lwa::new(spapi::LwaCredentials {
+            url: a.lwa_url(),
+            client_id: secrets::resolve(&a.client_id(), &src)?,
+            client_secret: secrets::resolve(&a.client_secret(), &src)?,
+            refresh_token: secrets::resolve(&a.refresh_token(), &src)?,
+        });
+        crate::http::check_endpoint(&a.sp_endpoint())?;
+        crate::http::check_endpoint(&a.lwa_url())?;
+        // Open the store first, so that the bucket state is there.
+        drop(self.store(command)?);
+        let cell: &RefCell<Store> = self.store.get().context("store not open")?;
+        Ok(spapi::Client::new(
+            self.http()?,
+            &a.sp_endpoint(),
+            lwa,
+            &self.clock,
+            Some(cell as &dyn spapi::BucketStore),
+            spapi::RetryPolicy {
+                max_tries: a.max_tries,
+                base: Duration::from_millis(a.retry_base_ms),
+                cap: Duration::from_secs(120),
+            },
+        ))
+    }
+
+    /// Warns from day 150 after the LWA client secret was rotated (it expires at 180).
+    pub fn warn_secret_age(&self) -> anyhow::Result<()> {
+        let cfg = self.config()?;
+        if let Some(rotated) = cfg.amazon.client_secret_rotated {
+            let age = (self.clock.now().date() - rotated).whole_days();
+            if age >= 180 {
+                self.ui.warn(&format!(
+                    "the LWA client secret was rotated {age} days ago; Amazon expires it after 180 days: rotate it in Seller Central and update amazon.client_secret_rotated"
+                ));
+            } else if age >= 150 {
+                self.ui.warn(&format!(
+                    "the LWA client secret expires in {} days: rotate it in Seller Central and update amazon.client_secret_rotated",
+                    180 - age
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Records how the run ended, if it opened the store for writing.
+    pub fn finish(&self, outcome: &str, counts: &serde_json::Value) {
+        let Some((id, _)) = self.run.borrow_mut().take() else {
+            return;
+        };
+        if let Some(cell) = self.store.get()
+            && let Ok(s) = cell.try_borrow_mut()
+        {
+            let at = rfc3339(self.clock.now());
+            if let Err(e) = store::state::run_finished(s.conn(), id, &at, outcome, counts) {
+                tracing::warn!(error = %e, "could not record the run");
+            }
+        }
+    }
+}
+
+impl spapi::BucketStore for RefCell<Store> {
+    fn load(&self, operation: &str) -> Option<store::state::BucketRow> {
+        let s = self.try_borrow().ok()?;
+        store::state::load_bucket(s.conn(), operation)
+            .ok()
+            .flatten()
+    }
+
+    fn save(&self, operation: &str, row: &store::state::BucketRow) {
+        if let Ok(s) = self.try_borrow()
+            && let Err(e) = store::state::save_bucket(s.conn(), operation, row)
+        {
+            tracing::warn!(error = %e, "could not save the rate-limit state");
+        }
+    }
+}

@@ -1,0 +1,441 @@
+//! The encrypted store: one SQLCipher database per seller.
+//!
+//! Opened in one place ([`Store::open`]): the key is applied as a raw 256-bit key
+//! (`PRAGMA key = "x'…'"`, SQLCipher 4 defaults, so that the standard `sqlcipher` tool
+//! opens the file with the same key), SQLCipher is checked to be really linked, the key
+//! is checked against the file before anything is written, then WAL, `secure_delete`,
+//! in-memory temp storage and a busy timeout are set and the numbered migrations run.
+//!
+//! One writer at a time: a lock file beside the database, held with `File::try_lock`
+//! for the life of the [`Store`]; a second writer gets [`StoreError::Locked`] (exit 4).
+//!
+//! All SQL lives in this module and its children.
+
+pub mod orders;
+pub mod state;
+
+use std::fs::{File, OpenOptions};
+use std::os::unix::fs::{MetadataExt as _, OpenOptionsExt as _, PermissionsExt as _};
+use std::path::{Path, PathBuf};
+
+use rusqlite::{Connection, OpenFlags, OptionalExtension as _};
+use secrecy::{ExposeSecret as _, SecretString};
+use zeroize::Zeroizing;
+
+use crate::error::{Classify, Exit};
+
+/// Numbered migrations; the database's `user_version` is the number applied last.
+const MIGRATIONS: &[(u32, &str)] = &[(1, include_str!("migrations/0001_init.sql"))];
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("no database at {0}")]
+    Missing(PathBuf),
+    #[error("the key does not match the database {0} (or it is not a fulfil database)")]
+    KeyMismatch(PathBuf),
+    #[error("the key file {0} is readable by other users or not owned by you")]
+    KeyPermissions(PathBuf),
+    #[error("the database key is not 64 hexadecimal characters")]
+    KeyFormat,
+    #[error("SQLCipher is not linked: the database would not be encrypted")]
+    NotSqlcipher,
+    #[error("another fulfil run holds the lock {0}")]
+    Locked(PathBuf),
+    #[error("the database {0} was made by a newer fulfil (schema {1})")]
+    TooNew(PathBuf, u32),
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+}
+
+impl Classify for StoreError {
+    fn exit(&self) -> Exit {
+        match self {
+            StoreError::Locked(_) => Exit::Temporary,
+            StoreError::Sqlite(e) if is_busy(e) => Exit::Temporary,
+            StoreError::Sqlite(e) if is_full(e) => Exit::Failed,
+            StoreError::Sqlite(_) | StoreError::Io(_) => Exit::Failed,
+            _ => Exit::Config,
+        }
+    }
+
+    fn hints(&self) -> Vec<String> {
+        match self {
+            StoreError::Missing(_) => {
+                vec!["run `fulfil init`, or point --config at the right file".into()]
+            }
+            StoreError::KeyMismatch(_) => vec![
+                "check store.key_file in the config: it must be the db.key made with this database"
+                    .into(),
+                "the database file was not changed".into(),
+            ],
+            StoreError::KeyPermissions(p) => vec![format!("run: chmod 600 {}", p.display())],
+            StoreError::KeyFormat => {
+                vec!["the key file holds the 64 hex characters written by `fulfil init`".into()]
+            }
+            StoreError::Locked(_) => vec![
+                "another run is still busy; this one will be retried by the next cron tick".into(),
+            ],
+            StoreError::Sqlite(e) if is_full(e) => {
+                vec!["the disk is full: free space and run again; the last commit is intact".into()]
+            }
+            StoreError::Sqlite(e) if is_readonly(e) => {
+                vec!["the database or its directory is read-only for this user".into()]
+            }
+            _ => Vec::new(),
+        }
+    }
+}
+
+fn code_of(e: &rusqlite::Error) -> Option<rusqlite::ErrorCode> {
+    match e {
+        rusqlite::Error::SqliteFailure(f, _) => Some(f.code),
+        _ => None,
+    }
+}
+fn is_busy(e: &rusqlite::Error) -> bool {
+    matches!(
+        code_of(e),
+        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+    )
+}
+fn is_full(e: &rusqlite::Error) -> bool {
+    matches!(code_of(e), Some(rusqlite::ErrorCode::DiskFull))
+}
+fn is_readonly(e: &rusqlite::Error) -> bool {
+    matches!(
+        code_of(e),
+        Some(rusqlite::ErrorCode::ReadOnly | rusqlite::ErrorCode::CannotOpen)
+    )
+}
+
+/// A 256-bit database key, as the 64 hex characters that `PRAGMA key` takes.
+pub struct DbKey(Zeroizing<String>);
+
+impl DbKey {
+    /// Makes a new random key from the system's CSPRNG.
+    pub fn generate() -> anyhow::Result<Self> {
+        use ring::rand::SecureRandom as _;
+        let mut bytes = Zeroizing::new([0u8; 32]);
+        ring::rand::SystemRandom::new()
+            .fill(bytes.as_mut())
+            .map_err(|_| anyhow::anyhow!("the system random generator failed"))?;
+        Ok(Self(Zeroizing::new(hex(bytes.as_ref()))))
+    }
+
+    /// Parses the 64 hex characters.
+    pub fn parse(s: &SecretString) -> Result<Self, StoreError> {
+        let t = s.expose_secret().trim();
+        if t.len() != 64 || !t.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(StoreError::KeyFormat);
+        }
+        Ok(Self(Zeroizing::new(t.to_ascii_lowercase())))
+    }
+
+    pub fn hex(&self) -> &str {
+        &self.0
+    }
+
+    /// The raw 32 bytes (for key derivation, e.g. the audit-log HMAC key).
+    pub fn bytes(&self) -> Zeroizing<[u8; 32]> {
+        let mut out = Zeroizing::new([0u8; 32]);
+        for (i, pair) in self.0.as_bytes().chunks(2).enumerate() {
+            let s = std::str::from_utf8(pair).unwrap_or("00");
+            out[i] = u8::from_str_radix(s, 16).unwrap_or(0);
+        }
+        out
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write as _;
+    bytes
+        .iter()
+        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        })
+}
+
+/// Checks that a key file belongs to this user and is not readable by others.
+pub fn check_key_file(path: &Path) -> Result<(), StoreError> {
+    let meta = std::fs::metadata(path)?;
+    let me = rustix::process::geteuid().as_raw();
+    if meta.uid() != me || meta.mode() & 0o077 != 0 {
+        return Err(StoreError::KeyPermissions(path.to_path_buf()));
+    }
+    Ok(())
+}
+
+/// Writes a new key file with mode 0600; never overwrites.
+pub fn write_key_file(path: &Path, key: &DbKey) -> std::io::Result<()> {
+    use std::io::Write as _;
+    let mut f = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)?;
+    f.write_all(key.hex().as_bytes())?;
+    f.write_all(b"\n")?;
+    f.sync_all()
+}
+
+/// How the store is opened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Create a new database (init); the file must not exist.
+    Create,
+    /// Read and write, holding the writer lock.
+    Write,
+    /// Read only, no lock (status, review listings).
+    Read,
+}
+
+pub struct Store {
+    conn: Connection,
+    path: PathBuf,
+    _lock: Option<File>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Store {
+    /// Opens (or, in `Mode::Create`, creates) the database with the key.
+    pub fn open(path: &Path, key: &DbKey, mode: Mode) -> Result<Store, StoreError> {
+        let exists = path.exists();
+        match mode {
+            Mode::Create if exists => {
+                return Err(StoreError::Io(std::io::Error::new(
+                    std::io::ErrorKind::AlreadyExists,
+                    format!("{} already exists", path.display()),
+                )));
+            }
+            Mode::Write | Mode::Read if !exists => return Err(StoreError::Missing(path.into())),
+            _ => {}
+        }
+        let lock = if mode == Mode::Read {
+            None
+        } else {
+            Some(take_lock(path)?)
+        };
+        let flags = match mode {
+            Mode::Create => OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE,
+            Mode::Write => OpenFlags::SQLITE_OPEN_READ_WRITE,
+            Mode::Read => OpenFlags::SQLITE_OPEN_READ_ONLY,
+        } | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        if mode == Mode::Create {
+            // Create the file ourselves so that it is 0600 from its first byte.
+            OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(path)?;
+        }
+        let conn = Connection::open_with_flags(path, flags)?;
+        // SQLCipher logs a failed key check to stderr itself; the error we return says it.
+        let _ = conn.execute_batch("PRAGMA cipher_log_level = NONE;");
+        apply_key(&conn, key)?;
+        check_cipher(&conn)?;
+        // Reading the schema is the first touch of the file: with a wrong key it fails
+        // here, before any pragma below could write anything.
+        if let Err(e) = conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| {
+            r.get::<_, i64>(0)
+        }) {
+            if matches!(code_of(&e), Some(rusqlite::ErrorCode::NotADatabase)) {
+                return Err(StoreError::KeyMismatch(path.into()));
+            }
+            return Err(e.into());
+        }
+        conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        conn.execute_batch(
+            "PRAGMA secure_delete = ON; PRAGMA temp_store = MEMORY; PRAGMA foreign_keys = ON;",
+        )?;
+        if mode != Mode::Read {
+            conn.pragma_update(None, "journal_mode", "WAL")?;
+            conn.pragma_update(None, "synchronous", "FULL")?;
+        }
+        let mut store = Store {
+            conn,
+            path: path.to_path_buf(),
+            _lock: lock,
+        };
+        store.migrate(mode)?;
+        if mode == Mode::Create {
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+        }
+        Ok(store)
+    }
+
+    fn migrate(&mut self, mode: Mode) -> Result<(), StoreError> {
+        let current: u32 = self
+            .conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))?;
+        let latest = MIGRATIONS.last().map_or(0, |m| m.0);
+        if current > latest {
+            return Err(StoreError::TooNew(self.path.clone(), current));
+        }
+        if current == latest || mode == Mode::Read {
+            return Ok(());
+        }
+        let tx = self.conn.transaction()?;
+        for (n, sql) in MIGRATIONS.iter().filter(|(n, _)| *n > current) {
+            tx.execute_batch(sql)?;
+            tx.pragma_update(None, "user_version", n)?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    pub fn conn(&self) -> &Connection {
+        &self.conn
+    }
+
+    pub fn conn_mut(&mut self) -> &mut Connection {
+        &mut self.conn
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The schema version applied.
+    pub fn schema_version(&self) -> Result<u32, StoreError> {
+        Ok(self
+            .conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))?)
+    }
+
+    /// SQLCipher's version string.
+    pub fn cipher_version(&self) -> Result<String, StoreError> {
+        cipher_version(&self.conn)?.ok_or(StoreError::NotSqlcipher)
+    }
+
+    /// Bytes on disk: the database plus its WAL.
+    pub fn size_on_disk(&self) -> u64 {
+        let wal = wal_path(&self.path);
+        [self.path.as_path(), wal.as_path()]
+            .iter()
+            .filter_map(|p| std::fs::metadata(p).ok())
+            .map(|m| m.len())
+            .sum()
+    }
+
+    /// Runs a closure in one transaction.
+    pub fn tx<T>(
+        &mut self,
+        f: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let tx = self.conn.transaction()?;
+        let out = f(&tx)?;
+        tx.commit()?;
+        Ok(out)
+    }
+}
+
+/// The WAL file beside a database.
+pub fn wal_path(db: &Path) -> PathBuf {
+    let mut s = db.as_os_str().to_owned();
+    s.push("-wal");
+    PathBuf::from(s)
+}
+
+fn lock_path(db: &Path) -> PathBuf {
+    let mut s = db.as_os_str().to_owned();
+    s.push(".lock");
+    PathBuf::from(s)
+}
+
+fn take_lock(db: &Path) -> Result<File, StoreError> {
+    let path = lock_path(db);
+    let f = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .open(&path)?;
+    match f.try_lock() {
+        Ok(()) => Ok(f),
+        Err(std::fs::TryLockError::WouldBlock) => Err(StoreError::Locked(path)),
+        Err(std::fs::TryLockError::Error(e)) => Err(StoreError::Io(e)),
+    }
+}
+
+fn apply_key(conn: &Connection, key: &DbKey) -> Result<(), StoreError> {
+    let stmt = Zeroizing::new(format!("PRAGMA key = \"x'{}'\";", key.hex()));
+    conn.execute_batch(&stmt)?;
+    Ok(())
+}
+
+fn cipher_version(conn: &Connection) -> Result<Option<String>, StoreError> {
+    Ok(conn
+        .query_row("PRAGMA cipher_version", [], |r| r.get::<_, String>(0))
+        .optional()?)
+}
+
+fn check_cipher(conn: &Connection) -> Result<(), StoreError> {
+    match cipher_version(conn)? {
+        Some(v) if !v.is_empty() => Ok(()),
+        _ => Err(StoreError::NotSqlcipher),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key() -> DbKey {
+        DbKey::generate().unwrap()
+    }
+
+    #[test]
+    fn create_then_reopen_and_wrong_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("t.db");
+        let k = key();
+        {
+            let s = Store::open(&db, &k, Mode::Create).unwrap();
+            assert!(s.cipher_version().unwrap().starts_with('4'));
+            assert_eq!(s.schema_version().unwrap(), 1);
+        }
+        let head = std::fs::read(&db).unwrap();
+        assert!(!head.starts_with(b"SQLite format 3"));
+        Store::open(&db, &k, Mode::Write).unwrap();
+        let before = std::fs::read(&db).unwrap();
+        let err = Store::open(&db, &key(), Mode::Write).unwrap_err();
+        assert!(matches!(err, StoreError::KeyMismatch(_)), "{err}");
+        assert_eq!(before, std::fs::read(&db).unwrap());
+    }
+
+    #[test]
+    fn second_writer_is_locked_out() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("t.db");
+        let k = key();
+        let _first = Store::open(&db, &k, Mode::Create).unwrap();
+        let err = Store::open(&db, &k, Mode::Write).unwrap_err();
+        assert!(matches!(err, StoreError::Locked(_)));
+        assert_eq!(err.exit(), Exit::Temporary);
+        // A reader is not blocked by the writer.
+        Store::open(&db, &k, Mode::Read).unwrap();
+    }
+
+    #[test]
+    fn key_parsing() {
+        assert!(DbKey::parse(&SecretString::from("ab".repeat(32))).is_ok());
+        assert!(matches!(
+            DbKey::parse(&SecretString::from("zz".repeat(32))),
+            Err(StoreError::KeyFormat)
+        ));
+        assert!(DbKey::parse(&SecretString::from("ab")).is_err());
+        let k = DbKey::parse(&SecretString::from("0f".repeat(32))).unwrap();
+        assert_eq!(k.bytes()[0], 0x0f);
+    }
+}
