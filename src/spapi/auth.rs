@@ -1,0 +1,130 @@
+//! Login with Amazon: exchanging the refresh token for an access token.
+//!
+//! The access token lives an hour; we keep it in memory and reuse it until a minute
+//! before it expires, so a run makes one token call. An access token that Amazon
+//! rejects as expired is dropped and fetched again once.
+
+use std::cell::RefCell;
+
+use secrecy::{ExposeSecret as _, SecretString};
+use time::OffsetDateTime;
+
+use super::error::SpapiError;
+
+/// What is needed to ask LWA for a token.
+pub struct LwaCredentials {
+    pub url: String,
+    pub client_id: SecretString,
+    pub client_secret: SecretString,
+    pub refresh_token: SecretString,
+}
+
+#[derive(serde::Deserialize)]
+struct TokenAnswer {
+    access_token: String,
+    #[serde(default)]
+    expires_in: Option<i64>,
+}
+
+#[derive(serde::Deserialize)]
+struct LwaErrorBody {
+    error: Option<String>,
+}
+
+struct Cached {
+    token: SecretString,
+    expires: OffsetDateTime,
+}
+
+pub struct Lwa {
+    creds: LwaCredentials,
+    cached: RefCell<Option<Cached>>,
+    calls: std::cell::Cell<u32>,
+}
+
+/// Refresh a token this long before it expires.
+const EARLY: time::Duration = time::Duration::seconds(60);
+
+impl Lwa {
+    pub fn new(creds: LwaCredentials) -> Self {
+        Self {
+            creds,
+            cached: RefCell::new(None),
+            calls: std::cell::Cell::new(0),
+        }
+    }
+
+    /// Token calls made so far.
+    pub fn calls(&self) -> u32 {
+        self.calls.get()
+    }
+
+    /// Forgets the cached token (Amazon said it expired).
+    pub fn invalidate(&self) {
+        *self.cached.borrow_mut() = None;
+    }
+
+    /// A valid access token, from the cache or from LWA.
+    pub fn token(
+        &self,
+        http: &reqwest::blocking::Client,
+        now: OffsetDateTime,
+    ) -> Result<SecretString, SpapiError> {
+        if let Some(c) = self.cached.borrow().as_ref()
+            && now + EARLY < c.expires
+        {
+            return Ok(c.token.clone());
+        }
+        self.calls.set(self.calls.get() + 1);
+        let form = [
+            ("grant_type", "refresh_token"),
+            ("refresh_token", self.creds.refresh_token.expose_secret()),
+            ("client_id", self.creds.client_id.expose_secret()),
+            ("client_secret", self.creds.client_secret.expose_secret()),
+        ];
+        let resp =
+            http.post(&self.creds.url)
+                .form(&form)
+                .send()
+                .map_err(|e| SpapiError::Network {
+                    op: "LWA token",
+                    tries: 1,
+                    detail: super::transport_detail(&e),
+                })?;
+        let status = resp.status().as_u16();
+        let bytes = resp.bytes().map_err(|e| SpapiError::Network {
+            op: "LWA token",
+            tries: 1,
+            detail: super::transport_detail(&e),
+        })?;
+        if status == 200 {
+            let answer: TokenAnswer =
+                serde_json::from_slice(&bytes).map_err(|e| SpapiError::Malformed {
+                    op: "LWA token",
+                    detail: super::error::json_detail(&e),
+                    request_id: None,
+                })?;
+            let lifetime = answer.expires_in.unwrap_or(3600).clamp(60, 86_400);
+            let token = SecretString::from(answer.access_token);
+            *self.cached.borrow_mut() = Some(Cached {
+                token: token.clone(),
+                expires: now + time::Duration::seconds(lifetime),
+            });
+            return Ok(token);
+        }
+        if status >= 500 || status == 429 {
+            return Err(SpapiError::Server {
+                op: "LWA token",
+                status,
+                tries: 1,
+                request_id: None,
+            });
+        }
+        let code = serde_json::from_slice::<LwaErrorBody>(&bytes)
+            .ok()
+            .and_then(|b| b.error)
+            .filter(|c| c.len() < 64 && c.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'))
+            .unwrap_or_else(|| format!("HTTP {status}"));
+        Err(SpapiError::Lwa { code, status })
+    }
+}

@@ -1,0 +1,438 @@
+//! A small blocking SP-API client: LWA tokens, per-operation rate limits, retries.
+//!
+//! Every call goes through [`Client::call`]: wait for a token of the operation's bucket,
+//! attach the access token, send, then sort the answer. 2xx is returned; 429 empties
+//! the bucket and waits for it; 5xx, truncated answers and network errors are retried
+//! with exponential back-off and jitter a bounded number of times and then reported as
+//! temporary (exit 4); 401/403 drop the access token and try once more, then report a
+//! permission problem (exit 2); 400 is a bug report with Amazon's request id.
+//!
+//! Only the operations the commands need are here (Orders 2026-01-01 searchOrders,
+//! Orders v0 confirmShipment, Feeds). The request and response types are our own,
+//! written from the official models in `shared/specs/spapi`.
+
+pub mod auth;
+pub mod error;
+pub mod limits;
+pub mod models;
+pub mod orders;
+
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+use std::time::Duration;
+
+use secrecy::ExposeSecret as _;
+
+use crate::clock::Clock;
+use crate::store::state::BucketRow;
+
+pub use auth::{Lwa, LwaCredentials};
+pub use error::SpapiError;
+pub use limits::{Bucket, Operation};
+
+/// Where bucket state is kept between runs.
+pub trait BucketStore {
+    fn load(&self, operation: &str) -> Option<BucketRow>;
+    fn save(&self, operation: &str, row: &BucketRow);
+}
+
+/// How hard to try before giving up on a temporary failure.
+#[derive(Debug, Clone, Copy)]
+pub struct RetryPolicy {
+    pub max_tries: u32,
+    pub base: Duration,
+    pub cap: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self {
+            max_tries: 5,
+            base: Duration::from_secs(1),
+            cap: Duration::from_secs(60),
+        }
+    }
+}
+
+/// Counts for the run summary.
+#[derive(Debug, Default, Clone, serde::Serialize)]
+pub struct Stats {
+    pub calls: u32,
+    pub throttled: u32,
+    pub retries: u32,
+    pub token_calls: u32,
+    pub waited_ms: u64,
+}
+
+/// An answer that passed the status checks.
+pub struct Reply {
+    pub status: u16,
+    pub body: Vec<u8>,
+    pub request_id: Option<String>,
+}
+
+pub struct Client<'a> {
+    http: &'a reqwest::blocking::Client,
+    base: String,
+    lwa: Lwa,
+    clock: &'a Clock,
+    buckets: RefCell<HashMap<Operation, Bucket>>,
+    store: Option<&'a dyn BucketStore>,
+    retry: RetryPolicy,
+    stats: RefCell<Stats>,
+    seed: Cell<u64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    Get,
+    Post,
+}
+
+/// One request to make.
+pub struct Call<'q> {
+    pub op: Operation,
+    pub method: Method,
+    pub path: String,
+    pub query: &'q [(&'q str, String)],
+    pub body: Option<&'q serde_json::Value>,
+}
+
+impl<'a> Client<'a> {
+    pub fn new(
+        http: &'a reqwest::blocking::Client,
+        base: &str,
+        lwa: Lwa,
+        clock: &'a Clock,
+        store: Option<&'a dyn BucketStore>,
+        retry: RetryPolicy,
+    ) -> Self {
+        let nanos = clock.now().unix_timestamp_nanos().unsigned_abs();
+        let seed = u64::try_from(nanos % u128::from(u64::MAX)).unwrap_or(1) | 1;
+        Self {
+            http,
+            base: base.trim_end_matches('/').to_string(),
+            lwa,
+            clock,
+            buckets: RefCell::new(HashMap::new()),
+            store,
+            retry,
+            stats: RefCell::new(Stats::default()),
+            seed: Cell::new(seed),
+        }
+    }
+
+    pub fn stats(&self) -> Stats {
+        let mut s = self.stats.borrow().clone();
+        s.token_calls = self.lwa.calls();
+        s
+    }
+
+    /// Waits until the operation's bucket has a token, takes it and saves the bucket.
+    fn acquire(&self, op: Operation) {
+        let now = self.clock.now();
+        let wait = {
+            let mut buckets = self.buckets.borrow_mut();
+            let b = buckets.entry(op).or_insert_with(|| {
+                self.store.and_then(|s| s.load(op.name())).map_or_else(
+                    || Bucket::new(op, now),
+                    |row| Bucket::from_row(op, &row, now),
+                )
+            });
+            b.wait(now)
+        };
+        if !wait.is_zero() {
+            tracing::debug!(
+                operation = op.name(),
+                wait_ms = wait.as_millis(),
+                "waiting for rate limit"
+            );
+            self.stats.borrow_mut().waited_ms +=
+                u64::try_from(wait.as_millis()).unwrap_or(u64::MAX);
+            self.clock.sleep(wait);
+        }
+        let now = self.clock.now();
+        let mut buckets = self.buckets.borrow_mut();
+        if let Some(b) = buckets.get_mut(&op) {
+            b.take(now);
+            if let Some(s) = self.store {
+                s.save(op.name(), &b.to_row());
+            }
+        }
+    }
+
+    fn adjust(&self, op: Operation, f: impl FnOnce(&mut Bucket)) {
+        let mut buckets = self.buckets.borrow_mut();
+        if let Some(b) = buckets.get_mut(&op) {
+            f(b);
+            if let Some(s) = self.store {
+                s.save(op.name(), &b.to_row());
+            }
+        }
+    }
+
+    /// Exponential back-off with jitter: between half and all of base·2^(try-1), capped.
+    fn backoff(&self, tries: u32) -> Duration {
+        let exp = self
+            .retry
+            .base
+            .saturating_mul(1u32 << tries.saturating_sub(1).min(16))
+            .min(self.retry.cap);
+        // xorshift64: jitter needs no cryptographic quality.
+        let mut x = self.seed.get();
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.seed.set(x);
+        let frac = 0.5 + f64::from(u32::try_from(x % 1000).unwrap_or(0)) / 2000.0;
+        exp.mul_f64(frac)
+    }
+
+    fn pause(&self, d: Duration) {
+        let mut s = self.stats.borrow_mut();
+        s.retries += 1;
+        s.waited_ms += u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
+        drop(s);
+        self.clock.sleep(d);
+    }
+
+    /// Makes one call with rate limiting, token handling and retries.
+    pub fn call(&self, call: &Call<'_>) -> Result<Reply, SpapiError> {
+        let op = call.op.name();
+        let url = format!("{}{}", self.base, call.path);
+        let mut tries = 0u32;
+        let mut reauthorized = false;
+        let mut throttles = 0u32;
+        loop {
+            tries += 1;
+            let token = match self.lwa.token(self.http, self.clock.now()) {
+                Ok(t) => t,
+                Err(
+                    SpapiError::Server { .. }
+                    | SpapiError::Network { .. }
+                    | SpapiError::Malformed { .. },
+                ) if tries < self.retry.max_tries => {
+                    self.pause(self.backoff(tries));
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
+            self.acquire(call.op);
+            self.stats.borrow_mut().calls += 1;
+            let mut req = match call.method {
+                Method::Get => self.http.get(&url),
+                Method::Post => self.http.post(&url),
+            };
+            if !call.query.is_empty() {
+                req = req.query(call.query);
+            }
+            req = req
+                .header("x-amz-access-token", token.expose_secret())
+                .header("x-amz-date", amz_date(self.clock.now()))
+                .header("accept", "application/json");
+            if let Some(body) = call.body {
+                req = req.json(body);
+            }
+            let resp = match req.send() {
+                Ok(r) => r,
+                Err(e) => {
+                    if tries < self.retry.max_tries {
+                        tracing::debug!(operation = op, error = %transport_detail(&e), "network error, retrying");
+                        self.pause(self.backoff(tries));
+                        continue;
+                    }
+                    return Err(SpapiError::Network {
+                        op,
+                        tries,
+                        detail: transport_detail(&e),
+                    });
+                }
+            };
+            let status = resp.status().as_u16();
+            let request_id = header(&resp, "x-amzn-requestid");
+            let limit = header(&resp, "x-amzn-ratelimit-limit")
+                .and_then(|v| limits::parse_limit_header(&v));
+            let body = match resp.bytes() {
+                Ok(b) => b.to_vec(),
+                Err(e) => {
+                    if tries < self.retry.max_tries {
+                        self.pause(self.backoff(tries));
+                        continue;
+                    }
+                    return Err(SpapiError::Network {
+                        op,
+                        tries,
+                        detail: transport_detail(&e),
+                    });
+                }
+            };
+            tracing::debug!(
+                operation = op,
+                status,
+                request_id = request_id.as_deref().unwrap_or("-"),
+                "sp-api answer"
+            );
+            if let Some(rate) = limit {
+                self.adjust(call.op, |b| b.set_rate(rate));
+            }
+            match status {
+                200..=299 => {
+                    return Ok(Reply {
+                        status,
+                        body,
+                        request_id,
+                    });
+                }
+                429 => {
+                    throttles += 1;
+                    self.stats.borrow_mut().throttled += 1;
+                    self.adjust(call.op, |b| b.throttled(self.clock.now()));
+                    if throttles >= self.retry.max_tries {
+                        return Err(SpapiError::Throttled { op, tries });
+                    }
+                    tries -= 1; // waiting for the bucket is not a failed try
+                }
+                500 | 502 | 503 | 504 => {
+                    if tries >= self.retry.max_tries {
+                        return Err(SpapiError::Server {
+                            op,
+                            status,
+                            tries,
+                            request_id,
+                        });
+                    }
+                    self.pause(self.backoff(tries));
+                }
+                401 | 403 => {
+                    let (code, message) = first_error(&body);
+                    if !reauthorized {
+                        // An expired or revoked access token: fetch a new one, once.
+                        reauthorized = true;
+                        self.lwa.invalidate();
+                        tries -= 1;
+                        continue;
+                    }
+                    return Err(SpapiError::Denied {
+                        op,
+                        status,
+                        code,
+                        message,
+                        request_id,
+                    });
+                }
+                400 | 413 | 415 => {
+                    let (code, message) = first_error(&body);
+                    return Err(SpapiError::BadRequest {
+                        op,
+                        code,
+                        message,
+                        request_id,
+                    });
+                }
+                404 => return Err(SpapiError::NotFound { op, request_id }),
+                _ => {
+                    return Err(SpapiError::Unexpected {
+                        op,
+                        status,
+                        request_id,
+                    });
+                }
+            }
+        }
+    }
+
+    /// Calls and parses a JSON answer; an answer that does not parse is retried like a 5xx.
+    pub fn call_json<T: serde::de::DeserializeOwned>(
+        &self,
+        call: &Call<'_>,
+    ) -> Result<(T, Option<String>), SpapiError> {
+        let mut tries = 0;
+        loop {
+            tries += 1;
+            let reply = self.call(call)?;
+            match serde_json::from_slice::<T>(&reply.body) {
+                Ok(v) => return Ok((v, reply.request_id)),
+                Err(e) => {
+                    tracing::debug!(operation = call.op.name(), detail = %error::json_detail(&e), "unreadable answer");
+                    if tries >= self.retry.max_tries {
+                        return Err(SpapiError::Malformed {
+                            op: call.op.name(),
+                            detail: error::json_detail(&e),
+                            request_id: reply.request_id,
+                        });
+                    }
+                    self.pause(self.backoff(tries));
+                }
+            }
+        }
+    }
+}
+
+fn header(resp: &reqwest::blocking::Response, name: &str) -> Option<String> {
+    resp.headers()
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(|s| s.chars().take(128).collect())
+}
+
+fn amz_date(t: time::OffsetDateTime) -> String {
+    let f = time::macros::format_description!("[year][month][day]T[hour][minute][second]Z");
+    t.format(&f).unwrap_or_default()
+}
+
+/// The first `{code, message}` of an SP-API error body, shortened; the body itself is
+/// not kept.
+fn first_error(body: &[u8]) -> (String, String) {
+    #[derive(serde::Deserialize)]
+    struct E {
+        code: Option<String>,
+        message: Option<String>,
+    }
+    #[derive(serde::Deserialize)]
+    struct L {
+        errors: Option<Vec<E>>,
+    }
+    let short = |s: String| s.chars().take(200).collect::<String>();
+    match serde_json::from_slice::<L>(body)
+        .ok()
+        .and_then(|l| l.errors)
+        .and_then(|mut v| {
+            if v.is_empty() {
+                None
+            } else {
+                Some(v.swap_remove(0))
+            }
+        }) {
+        Some(e) => (
+            short(e.code.unwrap_or_else(|| "Unknown".into())),
+            short(e.message.unwrap_or_default()),
+        ),
+        None => ("Unknown".into(), String::new()),
+    }
+}
+
+/// A transport error without the URL (whose query could carry ids we do not want
+/// in logs twice) and without any body.
+pub(crate) fn transport_detail(e: &reqwest::Error) -> String {
+    let kind = if e.is_timeout() {
+        "timed out"
+    } else if e.is_connect() {
+        "could not connect"
+    } else if e.is_body() || e.is_decode() {
+        "the answer was cut off"
+    } else if e.is_request() {
+        "the request failed"
+    } else {
+        "transport error"
+    };
+    let mut src: Option<&dyn std::error::Error> = std::error::Error::source(e);
+    let mut last = None;
+    while let Some(s) = src {
+        last = Some(s.to_string());
+        src = s.source();
+    }
+    match last {
+        Some(l) => format!("{kind}: {}", l.chars().take(160).collect::<String>()),
+        None => kind.to_string(),
+    }
+}
