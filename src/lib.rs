@@ -10,6 +10,7 @@ pub mod config;
 pub mod ctx;
 pub mod error;
 pub mod http;
+pub mod invoice;
 pub mod logging;
 pub mod secrets;
 pub mod spapi;
