@@ -53,6 +53,8 @@ pub enum Command {
     Init(crate::commands::init::InitArgs),
     Status(crate::commands::status::StatusArgs),
     SyncOrders(crate::commands::sync_orders::SyncOrdersArgs),
+    Sandbox(crate::commands::sandbox::SandboxArgs),
+    Demo(crate::commands::demo::DemoArgs),
 }
 
 impl Command {
@@ -62,6 +64,8 @@ impl Command {
             Command::Init(_) => "init",
             Command::Status(_) => "status",
             Command::SyncOrders(_) => crate::commands::sync_orders::COMMAND,
+            Command::Sandbox(_) => "sandbox",
+            Command::Demo(_) => "demo",
         }
     }
 }

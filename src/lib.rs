@@ -12,6 +12,7 @@ pub mod error;
 pub mod http;
 pub mod invoice;
 pub mod logging;
+pub mod sandbox;
 pub mod secrets;
 pub mod spapi;
 pub mod store;

@@ -26,6 +26,10 @@ pub struct InitArgs {
     /// The directory [default: the --config file's directory, else ~/.local/share/fulfil]
     #[arg(long, value_name = "DIR")]
     pub dir: Option<PathBuf>,
+    /// Write a config pointed at a running `fulfil sandbox serve` (test credentials,
+    /// a sample seller and sender address)
+    #[arg(long, value_name = "URL")]
+    pub sandbox: Option<String>,
 }
 
 pub fn run(ctx: &Ctx, args: &InitArgs) -> anyhow::Result<Outcome> {
@@ -70,7 +74,11 @@ pub fn run(ctx: &Ctx, args: &InitArgs) -> anyhow::Result<Outcome> {
     if config_path.exists() {
         kept.push(config_path.clone());
     } else {
-        write_new(&config_path, TEMPLATE.as_bytes())?;
+        let text = match &args.sandbox {
+            Some(url) => sandbox_config(url)?,
+            None => TEMPLATE.to_string(),
+        };
+        write_new(&config_path, text.as_bytes())?;
         made.push(config_path.clone());
     }
 
@@ -115,6 +123,59 @@ pub fn run(ctx: &Ctx, args: &InitArgs) -> anyhow::Result<Outcome> {
         "kept": kept.iter().map(|p| p.display().to_string()).collect::<Vec<_>>(),
         "config": config_path.display().to_string(),
     })))
+}
+
+/// A config for the local sandbox: its endpoints, its test credentials, a sample seller.
+pub fn sandbox_config(url: &str) -> anyhow::Result<String> {
+    use crate::sandbox::creds;
+    let url = url.trim_end_matches('/');
+    crate::http::check_endpoint(url)?;
+    Ok(format!(
+        r#"# fulfil configuration for the local sandbox at {url}.
+# Test credentials and synthetic data only: nothing here reaches Amazon or PostNL.
+
+[store]
+database = "fulfil.db"
+key_file = "db.key"
+
+[amazon]
+endpoint = "{url}"
+lwa_endpoint = "{url}/auth/o2/token"
+client_id = "{client_id}"
+client_secret = "{client_secret}"
+refresh_token = "{refresh_token}"
+# Amazon.nl, .de, .be, .fr, .it, .es, .se, .pl
+marketplaces = ["A1805IZSGTT6HS", "A1PA6795UKMFR9", "AMEN7PMS3EDWL", "A13V1IB3VIYZZH", "APJ6JRA9NG5V4", "A1RKKUPIHCS9HS", "A2NODRKZP88ZB9", "A1C3SOZRARQ6R3"]
+roles = ["direct-to-consumer-shipping", "tax-invoicing"]
+retry_base_ms = 50
+
+[postnl]
+endpoint = "{url}"
+api_key = "{postnl_key}"
+customer_code = "DEVC"
+customer_number = "11223344"
+collection_location = "123456"
+
+[seller]
+company = "Voorbeeld Webwinkel B.V."
+vat_id = "{seller_vat}"
+street = "Voorbeeldweg"
+house_nr = "10"
+zipcode = "3511AB"
+city = "Utrecht"
+country = "NL"
+email = "orders@voorbeeld-webwinkel.example"
+
+[retention]
+fulfilled_days = 30
+cancelled_days = 7
+"#,
+        client_id = creds::LWA_CLIENT_ID,
+        client_secret = creds::LWA_CLIENT_SECRET,
+        refresh_token = creds::REFRESH_TOKEN,
+        postnl_key = creds::POSTNL_API_KEY,
+        seller_vat = creds::SELLER_VAT,
+    ))
 }
 
 /// Writes a new file with mode 0600; fails if it exists.

@@ -1,6 +1,8 @@
 //! Dispatch only: one file per command, each with `run(ctx, args) -> Outcome`.
 
+pub mod demo;
 pub mod init;
+pub mod sandbox;
 pub mod status;
 pub mod sync_orders;
 
@@ -39,5 +41,7 @@ pub fn dispatch(ctx: &Ctx, command: &Command) -> anyhow::Result<Outcome> {
         Command::Init(args) => init::run(ctx, args),
         Command::Status(args) => status::run(ctx, args),
         Command::SyncOrders(args) => sync_orders::run(ctx, args),
+        Command::Sandbox(args) => sandbox::run(ctx, args),
+        Command::Demo(args) => demo::run(ctx, args),
     }
 }
