@@ -180,7 +180,7 @@ pub struct AmazonSection {
     pub client_secret_file: Option<PathBuf>,
     pub client_secret_command: Option<String>,
     /// When the LWA client secret was last rotated (it expires after 180 days).
-    pub client_secret_rotated: Option<Date>,
+    pub client_secret_rotated: Option<toml::value::Datetime>,
     pub refresh_token: Option<SecretText>,
     pub refresh_token_file: Option<PathBuf>,
     pub refresh_token_command: Option<String>,
@@ -255,6 +255,13 @@ impl Default for AmazonSection {
 }
 
 impl AmazonSection {
+    /// The rotation date of the LWA client secret, if the config gives one as a date.
+    pub fn client_secret_rotated_on(&self) -> Option<Date> {
+        let d = self.client_secret_rotated.as_ref()?.date?;
+        let month = time::Month::try_from(d.month).ok()?;
+        Date::from_calendar_date(i32::from(d.year), month, d.day).ok()
+    }
+
     pub fn sp_endpoint(&self) -> String {
         self.endpoint.clone().unwrap_or_else(|| {
             match self.region {
@@ -430,7 +437,8 @@ impl Config {
         let src = path.display().to_string();
         // The file alone first, so that its errors carry its line numbers.
         toml::from_str::<Config>(text).map_err(|e| toml_error(&src, text, &e))?;
-        let mut table: toml::Table = toml::from_str(text).map_err(|e| toml_error(&src, text, &e))?;
+        let mut table: toml::Table =
+            toml::from_str(text).map_err(|e| toml_error(&src, text, &e))?;
         let applied = apply_env(&mut table, env)?;
         let merged = toml::to_string(&table).unwrap_or_default();
         let mut cfg: Config = toml::from_str(&merged).map_err(|e| {
@@ -471,6 +479,15 @@ impl Config {
                 &src,
                 Some("amazon.marketplaces"),
                 "list between 1 and 50 marketplace ids",
+            ));
+        }
+        if self.amazon.client_secret_rotated.is_some()
+            && self.amazon.client_secret_rotated_on().is_none()
+        {
+            return Err(ConfigError::new(
+                &src,
+                Some("amazon.client_secret_rotated"),
+                "must be a date such as 2026-11-01",
             ));
         }
         if self.amazon.max_tries == 0 || self.amazon.max_tries > 20 {
@@ -574,7 +591,12 @@ fn toml_error(src: &str, text: &str, e: &toml::de::Error) -> ConfigError {
         if let Some((k, _)) = trimmed.split_once('=') {
             key = Some(k.trim().trim_matches('"').to_string());
         } else if trimmed.starts_with('[') {
-            key = Some(trimmed.trim_matches(|c| c == '[' || c == ']').trim().to_string());
+            key = Some(
+                trimmed
+                    .trim_matches(|c| c == '[' || c == ']')
+                    .trim()
+                    .to_string(),
+            );
         }
     }
     // serde names unknown and missing fields in backquotes; prefer that name.
@@ -627,14 +649,17 @@ fn apply_env(
     Ok(applied)
 }
 
-/// Environment values are strings, unless they read as a TOML number, boolean or array.
+/// Environment values are strings, unless they read as a TOML number, boolean, date or array.
 fn env_value(raw: &str) -> toml::Value {
     let probe = format!("v = {raw}");
     if let Ok(t) = toml::from_str::<toml::Table>(&probe)
         && let Some(v) = t.get("v")
         && matches!(
             v,
-            toml::Value::Integer(_) | toml::Value::Boolean(_) | toml::Value::Array(_)
+            toml::Value::Integer(_)
+                | toml::Value::Boolean(_)
+                | toml::Value::Array(_)
+                | toml::Value::Datetime(_)
         )
     {
         return v.clone();
@@ -703,6 +728,21 @@ mod tests {
         assert!(e.to_string().contains("FULFIL_AMAZON_CLIENT_SECRTE"), "{e}");
         let e = parse("", &[("FULFIL_BOGUS", "x")]).unwrap_err();
         assert!(e.to_string().contains("FULFIL_BOGUS"), "{e}");
+    }
+
+    #[test]
+    fn rotation_date_from_file_or_env() {
+        let c = parse("[amazon]\nclient_secret_rotated = 2026-06-20\n", &[]).unwrap();
+        assert_eq!(
+            c.amazon.client_secret_rotated_on(),
+            Some(time::macros::date!(2026 - 06 - 20))
+        );
+        let c = parse("", &[("FULFIL_AMAZON_CLIENT_SECRET_ROTATED", "2026-01-02")]).unwrap();
+        assert_eq!(
+            c.amazon.client_secret_rotated_on(),
+            Some(time::macros::date!(2026 - 01 - 02))
+        );
+        assert!(parse("[amazon]\nclient_secret_rotated = 10:00:00\n", &[]).is_err());
     }
 
     #[test]

@@ -153,7 +153,7 @@ impl Ctx {
     /// Warns from day 150 after the LWA client secret was rotated (it expires at 180).
     pub fn warn_secret_age(&self) -> anyhow::Result<()> {
         let cfg = self.config()?;
-        if let Some(rotated) = cfg.amazon.client_secret_rotated {
+        if let Some(rotated) = cfg.amazon.client_secret_rotated_on() {
             let age = (self.clock.now().date() - rotated).whole_days();
             if age >= 180 {
                 self.ui.warn(&format!(

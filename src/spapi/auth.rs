@@ -33,7 +33,8 @@ struct LwaErrorBody {
 
 struct Cached {
     token: SecretString,
-    expires: OffsetDateTime,
+    /// When to fetch a new one: shortly before it expires.
+    refresh_at: OffsetDateTime,
 }
 
 pub struct Lwa {
@@ -42,7 +43,7 @@ pub struct Lwa {
     calls: std::cell::Cell<u32>,
 }
 
-/// Refresh a token this long before it expires.
+/// Refresh a token this long before it expires (or a tenth of its life, if shorter).
 const EARLY: time::Duration = time::Duration::seconds(60);
 
 impl Lwa {
@@ -71,7 +72,7 @@ impl Lwa {
         now: OffsetDateTime,
     ) -> Result<SecretString, SpapiError> {
         if let Some(c) = self.cached.borrow().as_ref()
-            && now + EARLY < c.expires
+            && now < c.refresh_at
         {
             return Ok(c.token.clone());
         }
@@ -104,11 +105,12 @@ impl Lwa {
                     detail: super::error::json_detail(&e),
                     request_id: None,
                 })?;
-            let lifetime = answer.expires_in.unwrap_or(3600).clamp(60, 86_400);
+            let lifetime =
+                time::Duration::seconds(answer.expires_in.unwrap_or(3600).clamp(1, 86_400));
             let token = SecretString::from(answer.access_token);
             *self.cached.borrow_mut() = Some(Cached {
                 token: token.clone(),
-                expires: now + time::Duration::seconds(lifetime),
+                refresh_at: now + lifetime - EARLY.min(lifetime / 10),
             });
             return Ok(token);
         }

@@ -3,6 +3,7 @@
 
 #![allow(dead_code)]
 
+use std::fmt::Write as _;
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -13,6 +14,7 @@ pub struct TestEnv {
     pub dir: tempfile::TempDir,
     pub now: String,
     pub extra_env: Vec<(String, String)>,
+    pub sandbox: Option<fulfil::sandbox::Sandbox>,
 }
 
 pub struct Run {
@@ -49,7 +51,115 @@ impl TestEnv {
             dir: tempfile::tempdir().expect("tempdir"),
             now: NOW.to_string(),
             extra_env: Vec::new(),
+            sandbox: None,
         }
+    }
+
+    /// A sandbox with the given settings (its clock starts at `NOW`) and a data directory
+    /// initialised against it.
+    pub fn with_sandbox(cfg: fulfil::sandbox::SandboxConfig) -> Self {
+        let mut env = Self::new();
+        let cfg = fulfil::sandbox::SandboxConfig {
+            start: fulfil::clock::parse_rfc3339(NOW).unwrap(),
+            ..cfg
+        };
+        let sandbox = fulfil::sandbox::Sandbox::start(cfg).expect("sandbox");
+        let url = sandbox.url();
+        env.sandbox = Some(sandbox);
+        env.run(&["init", "--sandbox", &url]).assert_code(0);
+        env
+    }
+
+    /// A sandbox without rate limits or faults, with `n` generated orders.
+    pub fn sandboxed(n: usize) -> Self {
+        Self::with_sandbox(fulfil::sandbox::SandboxConfig {
+            generate: n,
+            rate_limits: false,
+            ..fulfil::sandbox::SandboxConfig::default()
+        })
+    }
+
+    pub fn sb(&self) -> &fulfil::sandbox::Sandbox {
+        self.sandbox.as_ref().expect("this TestEnv has no sandbox")
+    }
+
+    /// Requests the sandbox received for one operation.
+    pub fn calls(&self, operation: &str) -> Vec<serde_json::Value> {
+        self.sb()
+            .records()
+            .into_iter()
+            .filter(|r| r["operation"] == operation)
+            .collect()
+    }
+
+    /// Replaces one `key = value` line of the config (the first one with that key).
+    pub fn set_config(&self, key: &str, value: &str) {
+        let text = std::fs::read_to_string(self.config()).unwrap();
+        let mut done = false;
+        let out: Vec<String> = text
+            .lines()
+            .map(|l| {
+                if !done && l.split('=').next().map(str::trim) == Some(key) {
+                    done = true;
+                    format!("{key} = {value}")
+                } else {
+                    l.to_string()
+                }
+            })
+            .collect();
+        assert!(done, "no key {key} in the config");
+        std::fs::write(self.config(), out.join("\n") + "\n").unwrap();
+    }
+
+    /// Adds `key = value` at the top of `[section]`.
+    pub fn add_config(&self, section: &str, key: &str, value: &str) {
+        let text = std::fs::read_to_string(self.config()).unwrap();
+        let header = format!("[{section}]\n");
+        assert!(text.contains(&header), "no section {section}");
+        let text = text.replacen(&header, &format!("{header}{key} = {value}\n"), 1);
+        std::fs::write(self.config(), text).unwrap();
+    }
+
+    /// A query on the store (for assertions); one column of text per row.
+    pub fn query(&self, sql: &str) -> Vec<String> {
+        let s =
+            fulfil::store::Store::open(&self.db(), &self.key(), fulfil::store::Mode::Read).unwrap();
+        let mut stmt = s.conn().prepare(sql).unwrap();
+        stmt.query_map([], |r| {
+            let v: rusqlite::types::Value = r.get(0)?;
+            Ok(match v {
+                rusqlite::types::Value::Null => "NULL".to_string(),
+                rusqlite::types::Value::Integer(i) => i.to_string(),
+                rusqlite::types::Value::Real(f) => f.to_string(),
+                rusqlite::types::Value::Text(t) => t,
+                rusqlite::types::Value::Blob(b) => format!("<{} bytes>", b.len()),
+            })
+        })
+        .unwrap()
+        .collect::<Result<Vec<_>, _>>()
+        .unwrap()
+    }
+
+    /// Every value of every row of a table, as text, for scanning.
+    pub fn dump_table(&self, table: &str) -> String {
+        let s =
+            fulfil::store::Store::open(&self.db(), &self.key(), fulfil::store::Mode::Read).unwrap();
+        let mut stmt = s.conn().prepare(&format!("SELECT * FROM {table}")).unwrap();
+        let n = stmt.column_count();
+        let mut out = String::new();
+        let mut rows = stmt.query([]).unwrap();
+        while let Some(r) = rows.next().unwrap() {
+            for i in 0..n {
+                let v: rusqlite::types::Value = r.get(i).unwrap();
+                let _ = write!(out, "{v:?}|");
+            }
+            out.push('\n');
+        }
+        out
+    }
+
+    pub fn count(&self, sql: &str) -> u64 {
+        self.query(sql)[0].parse().unwrap()
     }
 
     /// A new environment after `fulfil init`.
