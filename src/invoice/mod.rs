@@ -2,4 +2,5 @@
 //! numbering, rendering and upload.
 
 pub mod rates;
+pub mod render;
 pub mod vat;
