@@ -79,6 +79,8 @@ pub struct Config {
     pub seller: SellerSection,
     #[serde(default)]
     pub retention: RetentionSection,
+    #[serde(default)]
+    pub labels: LabelsSection,
     /// The file this came from.
     #[serde(skip)]
     pub path: PathBuf,
@@ -350,6 +352,128 @@ pub struct SellerSection {
     pub email: Option<String>,
 }
 
+/// How the print file is laid out.
+#[derive(Debug, Clone, Copy, Deserialize, Default, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum PrintLayout {
+    /// One label per A6 page (label printers).
+    #[default]
+    A6,
+    /// Four A6 labels per A4 sheet.
+    A4,
+}
+
+/// When shipments are confirmed to Amazon.
+#[derive(Debug, Clone, Copy, Deserialize, Default, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum ConfirmMode {
+    /// As soon as the label exists.
+    #[default]
+    OnLabel,
+    /// Only with `fulfil confirm-shipments`.
+    Manual,
+}
+
+/// PostNL product codes per destination.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProductsSection {
+    #[serde(default = "p_nl")]
+    pub nl: String,
+    #[serde(default = "p_nl_letterbox")]
+    pub nl_letterbox: String,
+    #[serde(default = "p_be")]
+    pub be: String,
+    #[serde(default = "p_eu")]
+    pub eu: String,
+}
+
+fn p_nl() -> String {
+    "3085".into()
+}
+fn p_nl_letterbox() -> String {
+    "2928".into()
+}
+fn p_be() -> String {
+    "4946".into()
+}
+fn p_eu() -> String {
+    "4907".into()
+}
+
+impl Default for ProductsSection {
+    fn default() -> Self {
+        Self {
+            nl: p_nl(),
+            nl_letterbox: p_nl_letterbox(),
+            be: p_be(),
+            eu: p_eu(),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LabelsSection {
+    /// Where print files go (default: `labels` in the data directory).
+    #[serde(default = "default_labels_dir")]
+    pub dir: PathBuf,
+    #[serde(default)]
+    pub layout: PrintLayout,
+    /// First free position (1-4) on a partly used A4 sheet.
+    #[serde(default = "default_a4_start")]
+    pub a4_start: u8,
+    /// Parcel weight in grams for SKUs not listed under `weights`.
+    #[serde(default = "default_weight")]
+    pub default_weight_g: u32,
+    /// Weight in grams per SKU.
+    #[serde(default)]
+    pub weights: BTreeMap<String, u32>,
+    /// SKUs that fit through a letterbox: an NL order of only these goes as a letterbox parcel.
+    #[serde(default)]
+    pub letterbox_skus: Vec<String>,
+    #[serde(default)]
+    pub confirm_shipment: ConfirmMode,
+    /// Amazon's carrier code for PostNL; `Other` sends carrierName "PostNL" instead.
+    #[serde(default = "default_carrier")]
+    pub carrier_code: String,
+    /// Share the buyer's e-mail and phone with PostNL for its delivery notifications.
+    #[serde(default)]
+    pub notify_buyer: bool,
+    #[serde(default)]
+    pub products: ProductsSection,
+}
+
+fn default_labels_dir() -> PathBuf {
+    PathBuf::from("labels")
+}
+fn default_a4_start() -> u8 {
+    1
+}
+fn default_weight() -> u32 {
+    1000
+}
+fn default_carrier() -> String {
+    "PostNL".into()
+}
+
+impl Default for LabelsSection {
+    fn default() -> Self {
+        Self {
+            dir: default_labels_dir(),
+            layout: PrintLayout::A6,
+            a4_start: default_a4_start(),
+            default_weight_g: default_weight(),
+            weights: BTreeMap::new(),
+            letterbox_skus: Vec::new(),
+            confirm_shipment: ConfirmMode::OnLabel,
+            carrier_code: default_carrier(),
+            notify_buyer: false,
+            products: ProductsSection::default(),
+        }
+    }
+}
+
 /// How long personal data is kept; the defaults are the maximum the seller promised.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -394,7 +518,7 @@ fn spec(
 
 /// Variables with the `FULFIL_` prefix that are not configuration keys.
 const RESERVED_ENV: &[&str] = &["FULFIL_CONFIG", "FULFIL_LOG", "FULFIL_NOW"];
-const SECTIONS: &[&str] = &["store", "amazon", "postnl", "seller", "retention"];
+const SECTIONS: &[&str] = &["store", "amazon", "postnl", "seller", "retention", "labels"];
 
 /// The default data and config directory: `$XDG_DATA_HOME/fulfil` or `~/.local/share/fulfil`.
 pub fn default_dir() -> PathBuf {
@@ -490,6 +614,20 @@ impl Config {
                 "must be a date such as 2026-11-01",
             ));
         }
+        if !(1..=4).contains(&self.labels.a4_start) {
+            return Err(ConfigError::new(
+                &src,
+                Some("labels.a4_start"),
+                "must be 1 to 4",
+            ));
+        }
+        if self.labels.default_weight_g == 0 || self.labels.default_weight_g > 31_500 {
+            return Err(ConfigError::new(
+                &src,
+                Some("labels.default_weight_g"),
+                "must be between 1 and 31500 grams",
+            ));
+        }
         if self.amazon.max_tries == 0 || self.amazon.max_tries > 20 {
             return Err(ConfigError::new(
                 &src,
@@ -542,6 +680,10 @@ impl Config {
             Some(d) => self.base_dir().join(d),
             None => self.base_dir(),
         }
+    }
+
+    pub fn labels_dir(&self) -> PathBuf {
+        self.resolve(&self.labels.dir)
     }
 
     pub fn database_path(&self) -> PathBuf {

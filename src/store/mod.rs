@@ -25,7 +25,10 @@ use zeroize::Zeroizing;
 use crate::error::{Classify, Exit};
 
 /// Numbered migrations; the database's `user_version` is the number applied last.
-const MIGRATIONS: &[(u32, &str)] = &[(1, include_str!("migrations/0001_init.sql"))];
+const MIGRATIONS: &[(u32, &str)] = &[
+    (1, include_str!("migrations/0001_init.sql")),
+    (2, include_str!("migrations/0002_labels.sql")),
+];
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -403,7 +406,7 @@ mod tests {
         {
             let s = Store::open(&db, &k, Mode::Create).unwrap();
             assert!(s.cipher_version().unwrap().starts_with('4'));
-            assert_eq!(s.schema_version().unwrap(), 1);
+            assert_eq!(s.schema_version().unwrap(), MIGRATIONS.last().unwrap().0);
         }
         let head = std::fs::read(&db).unwrap();
         assert!(!head.starts_with(b"SQLite format 3"));
