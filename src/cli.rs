@@ -53,6 +53,8 @@ pub enum Command {
     Init(crate::commands::init::InitArgs),
     Status(crate::commands::status::StatusArgs),
     SyncOrders(crate::commands::sync_orders::SyncOrdersArgs),
+    MakeInvoices(crate::commands::make_invoices::MakeInvoicesArgs),
+    TaxReport(crate::commands::tax_report::TaxReportArgs),
     Sandbox(crate::commands::sandbox::SandboxArgs),
     Demo(crate::commands::demo::DemoArgs),
 }
@@ -64,6 +66,8 @@ impl Command {
             Command::Init(_) => "init",
             Command::Status(_) => "status",
             Command::SyncOrders(_) => crate::commands::sync_orders::COMMAND,
+            Command::MakeInvoices(_) => crate::commands::make_invoices::COMMAND,
+            Command::TaxReport(_) => "tax-report",
             Command::Sandbox(_) => "sandbox",
             Command::Demo(_) => "demo",
         }

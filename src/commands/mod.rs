@@ -2,9 +2,11 @@
 
 pub mod demo;
 pub mod init;
+pub mod make_invoices;
 pub mod sandbox;
 pub mod status;
 pub mod sync_orders;
+pub mod tax_report;
 
 use crate::cli::Command;
 use crate::ctx::Ctx;
@@ -41,6 +43,8 @@ pub fn dispatch(ctx: &Ctx, command: &Command) -> anyhow::Result<Outcome> {
         Command::Init(args) => init::run(ctx, args),
         Command::Status(args) => status::run(ctx, args),
         Command::SyncOrders(args) => sync_orders::run(ctx, args),
+        Command::MakeInvoices(args) => make_invoices::run(ctx, args),
+        Command::TaxReport(args) => tax_report::run(ctx, args),
         Command::Sandbox(args) => sandbox::run(ctx, args),
         Command::Demo(args) => demo::run(ctx, args),
     }
