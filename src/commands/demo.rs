@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 
 use crate::cli::GlobalArgs;
 use crate::clock::Clock;
-use crate::commands::{Outcome, init, sync_orders};
+use crate::commands::{Outcome, init, make_invoices, sync_orders};
 use crate::ctx::Ctx;
 use crate::error::Exit;
 use crate::sandbox::{Sandbox, SandboxConfig};
@@ -74,6 +74,16 @@ pub fn run(ctx: &Ctx, args: &DemoArgs) -> anyhow::Result<Outcome> {
         sync_orders::run(c, &sync_orders::SyncOrdersArgs {})
     })?;
     steps.push(("sync-orders", out));
+    let out = step(&global, &clock, make_invoices::COMMAND, |c| {
+        make_invoices::run(
+            c,
+            &make_invoices::MakeInvoicesArgs {
+                no_upload: false,
+                accept_difference: Vec::new(),
+            },
+        )
+    })?;
+    steps.push(("make-invoices", out));
 
     if !ctx.global.json {
         let ui = &ctx.ui;
@@ -132,6 +142,16 @@ fn describe(name: &str, v: &Value) -> String {
             n("cancelled"),
             n("skipped"),
             n("calls") + n("token_calls")
+        ),
+        "make-invoices" => format!(
+            "{} invoices, {} credit notes ({} held, {} failed); {} uploaded to Amazon, {} skipped (BE/IE), {} awaiting the processing report",
+            n("issued"),
+            n("credit_notes"),
+            n("held"),
+            n("failed"),
+            n("uploaded"),
+            n("upload_skipped"),
+            n("upload_pending")
         ),
         _ => v.to_string(),
     }

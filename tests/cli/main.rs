@@ -3,4 +3,6 @@
 mod common;
 
 mod foundation;
+mod make_invoices;
 mod sync_orders;
+mod tax_report;
