@@ -214,6 +214,9 @@ pub fn run(ctx: &Ctx, args: &MakeInvoicesArgs) -> anyhow::Result<Outcome> {
     let cfg = ctx.config()?;
     let settings = Settings::new(cfg)?;
     let today = ctx.clock.now().date();
+    // Take the writer lock before touching the directory: a run that is still writing
+    // owns its temporary files.
+    drop(ctx.store(COMMAND)?);
     let dir = prepare_dir(&settings.dir)?;
     let mut run = Run {
         ctx,
@@ -1028,6 +1031,159 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::invoice::rates::TaxCategory;
+    use crate::invoice::vat::{Buyer, Invoice, Line, LineKind, Seller};
+    use proptest::prelude::*;
+    use rust_decimal::Decimal;
+
+    fn arb_line() -> impl Strategy<Value = (LineKind, i64, bool, u32)> {
+        (
+            prop::sample::select(vec![
+                LineKind::Goods,
+                LineKind::Goods,
+                LineKind::Shipping,
+                LineKind::Discount,
+            ]),
+            1i64..200_000,
+            any::<bool>(),
+            0u32..4,
+        )
+    }
+
+    fn arb_invoice() -> impl Strategy<Value = Invoice> {
+        (
+            prop::sample::select(vec!["NL", "DE", "FR", "SE", "PL", "BE", "IT"]),
+            any::<bool>(),
+            prop::sample::select(vec![Currency::Eur, Currency::Sek, Currency::Pln]),
+            prop::collection::vec(arb_line(), 1..7),
+        )
+            .prop_map(|(country, business, currency, raw)| {
+                let mut lines = vec![Line {
+                    kind: LineKind::Goods,
+                    description: "Goods".into(),
+                    sku: None,
+                    quantity: 1,
+                    gross: Decimal::new(1999, 2),
+                    category: TaxCategory::Standard,
+                    belongs_to: None,
+                }];
+                for (kind, cents, books, quantity) in raw {
+                    let gross = match kind {
+                        LineKind::Discount => -Decimal::new(cents.min(999), 2),
+                        _ => Decimal::new(cents, 2),
+                    };
+                    lines.push(Line {
+                        kind,
+                        description: format!("{kind:?}"),
+                        sku: None,
+                        quantity,
+                        gross,
+                        category: if books {
+                            TaxCategory::Books
+                        } else {
+                            TaxCategory::Standard
+                        },
+                        belongs_to: None,
+                    });
+                }
+                Invoice {
+                    seller: Seller {
+                        country: "NL".into(),
+                        vat_id: "NL000099998B57".into(),
+                        oss: true,
+                    },
+                    buyer: Buyer {
+                        country: country.into(),
+                        postal_code: None,
+                        vat_id: business.then(|| "DE123456789".into()),
+                        is_business: business,
+                    },
+                    supply_date: time::macros::date!(2026 - 09 - 15),
+                    currency,
+                    lines,
+                }
+            })
+    }
+
+    fn blocks() -> (SellerBlock, BuyerBlock) {
+        (
+            SellerBlock {
+                legal_name: "Voorbeeld B.V.".into(),
+                address_lines: vec!["Voorbeeldweg 10".into(), "3511AB Utrecht".into()],
+                country: "Netherlands".into(),
+                vat_id: "NL000099998B57".into(),
+                chamber_of_commerce: None,
+                email: "a@b.nl".into(),
+            },
+            BuyerBlock {
+                name: "A. Buyer".into(),
+                company: None,
+                address_lines: vec!["Street 1".into()],
+                country: "Germany".into(),
+                vat_id: None,
+            },
+        )
+    }
+
+    fn document(
+        c: &Computation,
+        number: &str,
+        rate: Option<EurRate>,
+        corrects: Option<OriginalInvoice>,
+    ) -> InvoiceDocument {
+        let (seller, buyer) = blocks();
+        InvoiceDocument::from_computation(
+            c,
+            Issue {
+                number: number.into(),
+                issue_date: time::macros::date!(2026 - 11 - 20),
+                order_id: "028-1234567-1234567".into(),
+                marketplace: "amazon.de".into(),
+                corrects,
+                eur_rate: rate,
+                lang: Lang::En,
+            },
+            seller,
+            buyer,
+        )
+        .expect("document")
+    }
+
+    proptest! {
+        /// Ledger totals = printed totals = uploaded totals, per rate and in EUR; and a
+        /// full credit note is the exact negative of its invoice, also in EUR.
+        #[test]
+        fn ledger_pdf_and_feed_totals_agree(invoice in arb_invoice(), cents in 100i64..3000) {
+            let Ok(c) = compute(&invoice, &RateTable::builtin()) else {
+                return Err(TestCaseError::reject("the engine refuses this one"));
+            };
+            let rate = (c.currency != Currency::Eur).then(|| EurRate {
+                rate: Decimal::new(cents, 2),
+                date: time::macros::date!(2026 - 11 - 20),
+                source: "test".into(),
+            });
+            let doc = document(&c, "INV-2026-000001", rate.clone(), None);
+            let l = ledger::entry(&doc, &c, "A1PA6795UKMFR9", invoice.buyer.is_business);
+            prop_assert_eq!((l.total_net, l.total_vat, l.total_gross), (doc.total_net, doc.total_vat, doc.total_gross));
+            let sum = |f: fn(&ledger::LedgerRate) -> Decimal| l.rates.iter().map(f).sum::<Decimal>();
+            prop_assert_eq!((sum(|r| r.net), sum(|r| r.vat), sum(|r| r.gross)), (l.total_net, l.total_vat, l.total_gross));
+            prop_assert_eq!(l.total_vat_eur, doc.eur_vat.as_ref().map_or(doc.total_vat, |e| e.vat_eur));
+            prop_assert_eq!(l.buyer_vat_id.is_some(), l.reverse_charge);
+            let o = feed_options(&doc);
+            prop_assert_eq!(&o["metadata:totalamount"], &money(l.total_gross));
+            prop_assert_eq!(&o["metadata:totalvatamount"], &money(l.total_vat));
+
+            let cn = credit_note(&c, &Refund::Full).expect("credit note");
+            let cdoc = document(&cn, "CN-2026-000001", rate, Some(OriginalInvoice {
+                number: doc.number.clone(),
+                issue_date: doc.issue_date,
+                reason: None,
+            }));
+            let cl = ledger::entry(&cdoc, &cn, "A1PA6795UKMFR9", invoice.buyer.is_business);
+            prop_assert_eq!((cl.total_gross, cl.total_vat, cl.total_vat_eur, cl.total_net_eur), (-l.total_gross, -l.total_vat, -l.total_vat_eur, -l.total_net_eur));
+            prop_assert_eq!(&feed_options(&cdoc)["metadata:totalamount"], &money(-l.total_gross));
+        }
+    }
 
     #[test]
     fn sha256_of_nothing() {

@@ -1020,3 +1020,39 @@ fn the_demo_makes_invoices_after_syncing() {
     assert_eq!(inv["failed"], 0, "{inv}");
     assert_eq!(inv["held"], 0, "{inv}");
 }
+
+#[test]
+fn each_year_starts_a_new_series_by_date_of_issue() {
+    let mut env = TestEnv::sandboxed(0);
+    Order::new(
+        "028-0000009-0000001",
+        NL,
+        "NL",
+        vec![item("FLX-MUG-350", "24.19", "4.20")],
+    )
+    .add_to(&env);
+    env.run(&["sync-orders"]).assert_code(0);
+    make_invoices(&env, 0);
+    // Shipped on 30 December, invoiced on 1 January: the 2027 series, 2026 rates.
+    let mut late = Order::new(
+        "028-0000009-0000002",
+        NL,
+        "NL",
+        vec![item("FLX-MUG-350", "12.10", "2.10")],
+    );
+    late.shipped = "2026-12-30T15:00:00Z".into();
+    late.add_to(&env);
+    env.sb().advance(time::Duration::days(42));
+    env.now = "2027-01-01T10:00:00Z".into();
+    env.run(&["sync-orders"]).assert_code(0);
+    make_invoices(&env, 0);
+    assert_eq!(
+        env.query("SELECT number || '|' || issue_date FROM invoices ORDER BY id"),
+        vec!["INV-2026-000001|2026-11-20", "INV-2027-000001|2027-01-01"]
+    );
+    assert_eq!(
+        env.query("SELECT supply_date FROM tax_ledger WHERE number = 'INV-2027-000001'"),
+        vec!["2026-12-30"]
+    );
+    assert_documents_consistent(&env);
+}
