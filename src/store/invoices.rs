@@ -42,24 +42,23 @@ pub fn invoice_candidates(
 /// The anonymous facts of an order with its items.
 pub fn order_facts(conn: &Connection, order_id: &str) -> Result<Option<OrderFacts>, StoreError> {
     let Some(mut facts) = conn
-        .query_row(
+        .prepare_cached(
             "SELECT order_id, marketplace_id, is_business, currency, grand_total,
                     destination_country, fulfilled_at
              FROM orders WHERE order_id = ?1",
-            [order_id],
-            |r| {
-                Ok(OrderFacts {
-                    order_id: r.get(0)?,
-                    marketplace_id: r.get(1)?,
-                    is_business: r.get(2)?,
-                    currency: r.get(3)?,
-                    grand_total: r.get(4)?,
-                    destination_country: r.get(5)?,
-                    fulfilled_at: r.get(6)?,
-                    items: Vec::new(),
-                })
-            },
-        )
+        )?
+        .query_row([order_id], |r| {
+            Ok(OrderFacts {
+                order_id: r.get(0)?,
+                marketplace_id: r.get(1)?,
+                is_business: r.get(2)?,
+                currency: r.get(3)?,
+                grand_total: r.get(4)?,
+                destination_country: r.get(5)?,
+                fulfilled_at: r.get(6)?,
+                items: Vec::new(),
+            })
+        })
         .optional()?
     else {
         return Ok(None);
@@ -97,11 +96,8 @@ pub fn order_facts(conn: &Connection, order_id: &str) -> Result<Option<OrderFact
 /// Whether the order's personal data was removed (then no full invoice can be made).
 pub fn pii_purged(conn: &Connection, order_id: &str) -> Result<bool, StoreError> {
     Ok(conn
-        .query_row(
-            "SELECT pii_purged_at IS NOT NULL FROM orders WHERE order_id = ?1",
-            [order_id],
-            |r| r.get(0),
-        )
+        .prepare_cached("SELECT pii_purged_at IS NOT NULL FROM orders WHERE order_id = ?1")?
+        .query_row([order_id], |r| r.get(0))
         .optional()?
         .unwrap_or(false))
 }
@@ -111,7 +107,8 @@ pub fn credit_candidates(conn: &Connection) -> Result<Vec<i64>, StoreError> {
     let mut stmt = conn.prepare(
         "SELECT i.id FROM invoices i JOIN orders o ON o.order_id = i.order_id
          WHERE i.kind = 'invoice' AND o.stage = 'cancelled'
-           AND NOT EXISTS (SELECT 1 FROM invoices c WHERE c.corrects = i.id)
+           AND NOT EXISTS (SELECT 1 FROM invoices c
+                           WHERE c.corrects = i.id AND c.kind = 'credit_note')
          ORDER BY i.id",
     )?;
     let rows = stmt
@@ -186,11 +183,11 @@ pub fn issued(conn: &Connection, id: i64) -> Result<Option<Issued>, StoreError> 
 /// The next number in a series (`prefix`, `year`): one more than the highest issued.
 /// Call it inside the transaction that inserts the document.
 pub fn next_seq(tx: &Transaction<'_>, prefix: &str, year: i32) -> Result<i64, StoreError> {
-    Ok(tx.query_row(
-        "SELECT COALESCE(MAX(seq), 0) + 1 FROM invoices WHERE prefix = ?1 AND year = ?2",
-        params![prefix, year],
-        |r| r.get(0),
-    )?)
+    Ok(tx
+        .prepare_cached(
+            "SELECT COALESCE(MAX(seq), 0) + 1 FROM invoices WHERE prefix = ?1 AND year = ?2",
+        )?
+        .query_row(params![prefix, year], |r| r.get(0))?)
 }
 
 /// Everything written when a document is issued.
@@ -217,49 +214,52 @@ pub struct NewDocument<'a> {
 /// its file record, in the caller's transaction. Returns the document's id.
 pub fn insert_document(tx: &Transaction<'_>, d: &NewDocument<'_>) -> Result<i64, StoreError> {
     let l = d.ledger;
-    tx.execute(
+    tx.prepare_cached(
         "INSERT INTO invoices(number, kind, prefix, year, seq, order_id, marketplace_id, corrects,
             issue_date, issued_at, document, computation, document_sha256, pdf_sha256, pdf_bytes,
             file_path)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
-        params![
-            l.number,
-            kind_name(l.kind),
-            d.prefix,
-            d.year,
-            d.seq,
-            l.order_id,
-            l.marketplace_id,
-            d.corrects,
-            iso(l.issue_date),
-            d.issued_at,
-            d.document_json,
-            d.computation_json,
-            d.document_sha256,
-            d.pdf_sha256,
-            i64::try_from(d.pdf_bytes).unwrap_or(i64::MAX),
-            d.file_path,
-        ],
-    )?;
+    )?
+    .execute(params![
+        l.number,
+        kind_name(l.kind),
+        d.prefix,
+        d.year,
+        d.seq,
+        l.order_id,
+        l.marketplace_id,
+        d.corrects,
+        iso(l.issue_date),
+        d.issued_at,
+        d.document_json,
+        d.computation_json,
+        d.document_sha256,
+        d.pdf_sha256,
+        i64::try_from(d.pdf_bytes).unwrap_or(i64::MAX),
+        d.file_path,
+    ])?;
     let id = tx.last_insert_rowid();
-    tx.execute(
-        "INSERT INTO invoice_pii(invoice_id, order_id, buyer) VALUES (?1, ?2, ?3)",
-        params![id, l.order_id, d.buyer_json],
-    )?;
+    tx.prepare_cached("INSERT INTO invoice_pii(invoice_id, order_id, buyer) VALUES (?1, ?2, ?3)")?
+        .execute(params![id, l.order_id, d.buyer_json])?;
     insert_ledger(tx, l, d.issued_at)?;
-    tx.execute(
+    tx.prepare_cached(
         "INSERT INTO invoice_uploads(invoice_id, marketplace_id, priority, status, queued_at,
             updated_at)
          VALUES (?1, ?2, ?3, 'queued', ?4, ?4)",
-        params![id, l.marketplace_id, i64::from(d.urgent), d.issued_at],
-    )?;
+    )?
+    .execute(params![
+        id,
+        l.marketplace_id,
+        i64::from(d.urgent),
+        d.issued_at
+    ])?;
     let orders = serde_json::to_string(&[&l.order_id]).unwrap_or_else(|_| "[]".into());
-    tx.execute(
+    tx.prepare_cached(
         "INSERT INTO tracked_files(path, kind, order_ids, created_at) VALUES (?1, 'invoice', ?2, ?3)
          ON CONFLICT(path) DO UPDATE SET order_ids = excluded.order_ids,
             created_at = excluded.created_at, removed_at = NULL",
-        params![d.file_path, orders, d.issued_at],
-    )?;
+    )?
+    .execute(params![d.file_path, orders, d.issued_at])?;
     Ok(id)
 }
 
@@ -272,7 +272,7 @@ fn insert_ledger(tx: &Transaction<'_>, l: &LedgerEntry, at: &str) -> Result<(), 
         ),
         None => (None, None, None),
     };
-    tx.execute(
+    tx.prepare_cached(
         "INSERT INTO tax_ledger(number, kind, issue_date, supply_date, tax_point, order_id,
             marketplace_id, corrects_number, corrects_date, regime, vat_country,
             destination_country, currency, total_net, total_vat, total_gross, eur_rate,
@@ -280,36 +280,36 @@ fn insert_ledger(tx: &Transaction<'_>, l: &LedgerEntry, at: &str) -> Result<(), 
             is_b2b, reverse_charge, buyer_vat_id, seller_vat_id, recorded_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17,
             ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27)",
-        params![
-            l.number,
-            kind_name(l.kind),
-            iso(l.issue_date),
-            iso(l.supply_date),
-            iso(l.tax_point),
-            l.order_id,
-            l.marketplace_id,
-            l.corrects.as_ref().map(|c| c.0.clone()),
-            l.corrects.as_ref().map(|c| iso(c.1)),
-            regime_name(l.regime),
-            l.vat_country,
-            l.destination_country,
-            l.currency,
-            money(l.total_net),
-            money(l.total_vat),
-            money(l.total_gross),
-            rate,
-            rate_date,
-            rate_source,
-            money(l.total_net_eur),
-            money(l.total_vat_eur),
-            money(l.total_gross_eur),
-            l.is_b2b,
-            l.reverse_charge,
-            l.buyer_vat_id,
-            l.seller_vat_id,
-            at,
-        ],
-    )?;
+    )?
+    .execute(params![
+        l.number,
+        kind_name(l.kind),
+        iso(l.issue_date),
+        iso(l.supply_date),
+        iso(l.tax_point),
+        l.order_id,
+        l.marketplace_id,
+        l.corrects.as_ref().map(|c| c.0.clone()),
+        l.corrects.as_ref().map(|c| iso(c.1)),
+        regime_name(l.regime),
+        l.vat_country,
+        l.destination_country,
+        l.currency,
+        money(l.total_net),
+        money(l.total_vat),
+        money(l.total_gross),
+        rate,
+        rate_date,
+        rate_source,
+        money(l.total_net_eur),
+        money(l.total_vat_eur),
+        money(l.total_gross_eur),
+        l.is_b2b,
+        l.reverse_charge,
+        l.buyer_vat_id,
+        l.seller_vat_id,
+        at,
+    ])?;
     let mut ins = tx.prepare_cached(
         "INSERT INTO tax_ledger_rates(number, rate, code, net, vat, gross, net_eur, vat_eur)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
