@@ -14,6 +14,7 @@ pub mod invoice;
 pub mod labels;
 pub mod logging;
 pub mod pdf;
+pub mod postnl;
 pub mod sandbox;
 pub mod secrets;
 pub mod spapi;
