@@ -53,6 +53,9 @@ pub enum Command {
     Init(crate::commands::init::InitArgs),
     Status(crate::commands::status::StatusArgs),
     SyncOrders(crate::commands::sync_orders::SyncOrdersArgs),
+    MakeLabels(crate::commands::make_labels::MakeLabelsArgs),
+    ConfirmShipments(crate::commands::confirm_shipments::ConfirmShipmentsArgs),
+    Review(crate::commands::review::ReviewArgs),
     Sandbox(crate::commands::sandbox::SandboxArgs),
     Demo(crate::commands::demo::DemoArgs),
 }
@@ -64,6 +67,9 @@ impl Command {
             Command::Init(_) => "init",
             Command::Status(_) => "status",
             Command::SyncOrders(_) => crate::commands::sync_orders::COMMAND,
+            Command::MakeLabels(_) => crate::commands::make_labels::COMMAND,
+            Command::ConfirmShipments(_) => "confirm-shipments",
+            Command::Review(_) => "review",
             Command::Sandbox(_) => "sandbox",
             Command::Demo(_) => "demo",
         }

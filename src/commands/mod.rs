@@ -1,7 +1,10 @@
 //! Dispatch only: one file per command, each with `run(ctx, args) -> Outcome`.
 
+pub mod confirm_shipments;
 pub mod demo;
 pub mod init;
+pub mod make_labels;
+pub mod review;
 pub mod sandbox;
 pub mod status;
 pub mod sync_orders;
@@ -41,6 +44,9 @@ pub fn dispatch(ctx: &Ctx, command: &Command) -> anyhow::Result<Outcome> {
         Command::Init(args) => init::run(ctx, args),
         Command::Status(args) => status::run(ctx, args),
         Command::SyncOrders(args) => sync_orders::run(ctx, args),
+        Command::MakeLabels(args) => make_labels::run(ctx, args),
+        Command::ConfirmShipments(args) => confirm_shipments::run(ctx, args),
+        Command::Review(args) => review::run(ctx, args),
         Command::Sandbox(args) => sandbox::run(ctx, args),
         Command::Demo(args) => demo::run(ctx, args),
     }

@@ -1577,6 +1577,13 @@ fn keeps_all_text(input: &AddressInput<'_>, out: &Split, ledger: &Ledger, rules:
 // Zipcodes (rule 6)
 // ---------------------------------------------------------------------------------------
 
+/// A postcode in the form PostNL wants for the country (rule 6), e.g. for an address a
+/// person typed in; `Err` when it cannot be one.
+pub fn normalise_postcode(country: &str, raw: &str) -> Result<String, ReviewReason> {
+    let rules = Rules::for_country(country).ok_or(ReviewReason::UnsupportedCountry)?;
+    normalise_zipcode(rules, raw)
+}
+
 /// Rule 6: NL `1234 ab` → `1234AB` (first digit not 0, letters not SA/SD/SS), BE/LU
 /// `B-1000`/`L-1234` → 4 digits, DE 5 digits; other countries trimmed and upper-cased.
 fn normalise_zipcode(rules: Rules, raw: &str) -> Result<String, ReviewReason> {

@@ -16,6 +16,7 @@ pub mod error;
 pub mod limits;
 pub mod models;
 pub mod orders;
+pub mod shipments;
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;

@@ -11,6 +11,7 @@
 //!
 //! All SQL lives in this module and its children.
 
+pub mod labels;
 pub mod orders;
 pub mod state;
 

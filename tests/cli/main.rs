@@ -3,4 +3,5 @@
 mod common;
 
 mod foundation;
+mod make_labels;
 mod sync_orders;
