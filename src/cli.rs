@@ -56,6 +56,9 @@ pub enum Command {
     MakeLabels(crate::commands::make_labels::MakeLabelsArgs),
     ConfirmShipments(crate::commands::confirm_shipments::ConfirmShipmentsArgs),
     Review(crate::commands::review::ReviewArgs),
+    Purge(crate::commands::purge::PurgeArgs),
+    ForgetOrder(crate::commands::forget_order::ForgetOrderArgs),
+    RotateKey(crate::commands::rotate_key::RotateKeyArgs),
     Sandbox(crate::commands::sandbox::SandboxArgs),
     Demo(crate::commands::demo::DemoArgs),
 }
@@ -70,6 +73,9 @@ impl Command {
             Command::MakeLabels(_) => crate::commands::make_labels::COMMAND,
             Command::ConfirmShipments(_) => "confirm-shipments",
             Command::Review(_) => "review",
+            Command::Purge(_) => crate::commands::purge::COMMAND,
+            Command::ForgetOrder(_) => "forget-order",
+            Command::RotateKey(_) => "rotate-key",
             Command::Sandbox(_) => "sandbox",
             Command::Demo(_) => "demo",
         }

@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 
 use crate::cli::GlobalArgs;
 use crate::clock::Clock;
-use crate::commands::{Outcome, init, make_labels, sync_orders};
+use crate::commands::{Outcome, init, make_labels, purge, sync_orders};
 use crate::ctx::Ctx;
 use crate::error::Exit;
 use crate::sandbox::{Sandbox, SandboxConfig};
@@ -87,6 +87,18 @@ pub fn run(ctx: &Ctx, args: &DemoArgs) -> anyhow::Result<Outcome> {
         )
     })?;
     steps.push(("make-labels", out));
+    // Move the clock past the retention window: the personal data must go.
+    let later = Clock::pinned(start + time::Duration::days(31));
+    let out = step(&global, &later, purge::COMMAND, |c| {
+        purge::run(
+            c,
+            &purge::PurgeArgs {
+                dry_run: false,
+                rotate_key: false,
+            },
+        )
+    })?;
+    steps.push(("purge +31 days", out));
 
     if !ctx.global.json {
         let ui = &ctx.ui;
@@ -145,6 +157,12 @@ fn describe(name: &str, v: &Value) -> String {
             v.get("print_file").and_then(Value::as_str).unwrap_or("-"),
             n("confirmed"),
             n("to_review")
+        ),
+        "purge +31 days" => format!(
+            "personal data of {} orders and {} files removed, {} bytes freed",
+            n("purged"),
+            n("files_removed"),
+            n("bytes_freed")
         ),
         "sync-orders" => format!(
             "{} orders fetched ({} new, {} cancelled, {} skipped) in {} calls",

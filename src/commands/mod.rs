@@ -2,9 +2,12 @@
 
 pub mod confirm_shipments;
 pub mod demo;
+pub mod forget_order;
 pub mod init;
 pub mod make_labels;
+pub mod purge;
 pub mod review;
+pub mod rotate_key;
 pub mod sandbox;
 pub mod status;
 pub mod sync_orders;
@@ -47,6 +50,9 @@ pub fn dispatch(ctx: &Ctx, command: &Command) -> anyhow::Result<Outcome> {
         Command::MakeLabels(args) => make_labels::run(ctx, args),
         Command::ConfirmShipments(args) => confirm_shipments::run(ctx, args),
         Command::Review(args) => review::run(ctx, args),
+        Command::Purge(args) => purge::run(ctx, args),
+        Command::ForgetOrder(args) => forget_order::run(ctx, args),
+        Command::RotateKey(args) => rotate_key::run(ctx, args),
         Command::Sandbox(args) => sandbox::run(ctx, args),
         Command::Demo(args) => demo::run(ctx, args),
     }

@@ -4,4 +4,5 @@ mod common;
 
 mod foundation;
 mod make_labels;
+mod purge;
 mod sync_orders;
