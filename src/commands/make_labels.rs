@@ -115,37 +115,77 @@ pub fn run(ctx: &Ctx, args: &MakeLabelsArgs) -> anyhow::Result<Outcome> {
     }
 
     let mut stop: Option<anyhow::Error> = None;
+    let confirm_now = !args.no_confirm && cfg.labels.confirm_shipment == ConfirmMode::OnLabel;
+    let mut amazon: Option<spapi::Client<'_>> = None;
     if !planned.is_empty() {
         let client = postnl_client(ctx, cfg)?;
         let bar = ctx.ui.progress(planned.len() as u64, "labels");
-        // 2. Barcodes, each committed before any label call.
-        let mut with_barcode = Vec::new();
-        for p in planned {
-            match ensure_parcel(ctx, &client, &customer_code, &customer_number, &p) {
-                Ok(parcel) => with_barcode.push((p, parcel)),
-                Err(e) if e.is_order_failure() => {
-                    counts.failed += 1;
-                    fail(
-                        ctx,
-                        &p.order.order_id,
-                        &format!("postnl_barcode_{}", error_code(&e)),
-                    )?;
-                }
-                Err(e) => {
-                    stop = Some(e.into());
-                    break;
+        // 2 and 3, four parcels at a time: barcodes, committed together before the
+        // label call, then one label call for the four.
+        'batches: for chunk in planned.chunks(pn::models::MAX_SHIPMENTS) {
+            let mut ready = Vec::new();
+            let mut fresh = Vec::new();
+            for p in chunk {
+                match parcel_for(ctx, &client, &customer_code, &customer_number, p) {
+                    Ok((parcel, new)) => {
+                        if new {
+                            fresh.push(parcel.clone());
+                        }
+                        ready.push((p, parcel));
+                    }
+                    Err(e) if e.is_order_failure() => {
+                        counts.failed += 1;
+                        fail(
+                            ctx,
+                            &p.order.order_id,
+                            &format!("postnl_barcode_{}", error_code(&e)),
+                        )?;
+                    }
+                    Err(e) => {
+                        stop = Some(e.into());
+                        break 'batches;
+                    }
                 }
             }
-        }
-        // 3. Labels, four per call.
-        if stop.is_none() {
-            for batch in with_barcode.chunks(pn::models::MAX_SHIPMENTS) {
-                match label_batch(ctx, &client, cfg, &sender, batch, now, &mut counts) {
-                    Ok(()) => bar.inc(batch.len() as u64),
-                    Err(e) => {
-                        stop = Some(e);
-                        break;
+            if !fresh.is_empty() {
+                let at = rfc3339(ctx.clock.now());
+                let mut store = ctx.store(COMMAND)?;
+                store.tx(|tx| {
+                    for parcel in &fresh {
+                        db::reserve(tx, parcel, &at)?;
                     }
+                    Ok(())
+                })?;
+            }
+            if ready.is_empty() {
+                continue;
+            }
+            if let Err(e) = label_batch(ctx, &client, cfg, &sender, &ready, now, &mut counts) {
+                stop = Some(e);
+                break;
+            }
+            bar.inc(chunk.len() as u64);
+            // Confirm as soon as the labels exist, so that Amazon's pacing of
+            // confirmShipment overlaps with the label calls instead of following them.
+            if confirm_now {
+                let ids: Vec<String> = ready
+                    .iter()
+                    .map(|(p, _)| p.order.order_id.clone())
+                    .collect();
+                if amazon.is_none() {
+                    match ctx.spapi(COMMAND) {
+                        Ok(c) => amazon = Some(c),
+                        Err(e) => {
+                            stop = Some(e);
+                            break;
+                        }
+                    }
+                }
+                if let Some(client) = &amazon
+                    && let Err(e) = confirm_orders(ctx, cfg, client, Some(&ids), &mut counts)
+                {
+                    stop = Some(e);
+                    break;
                 }
             }
         }
@@ -155,13 +195,18 @@ pub fn run(ctx: &Ctx, args: &MakeLabelsArgs) -> anyhow::Result<Outcome> {
     // 4. One print file with every label not printed yet.
     let print_file = write_print_file(ctx, cfg, args)?;
 
-    // 5. Confirm to Amazon.
-    if stop.is_none()
-        && !args.no_confirm
-        && cfg.labels.confirm_shipment == ConfirmMode::OnLabel
-        && let Err(e) = confirm_all(ctx, cfg, &mut counts)
-    {
-        stop = Some(e);
+    // 5. Confirm what is still unconfirmed (from earlier runs that failed to).
+    if stop.is_none() && confirm_now {
+        let pending = !db::unconfirmed(ctx.store(COMMAND)?.conn())?.is_empty();
+        if pending {
+            let result = match amazon.take() {
+                Some(client) => confirm_orders(ctx, cfg, &client, None, &mut counts),
+                None => confirm_all(ctx, cfg, &mut counts),
+            };
+            if let Err(e) = result {
+                stop = Some(e);
+            }
+        }
     }
     if let Some(e) = stop {
         return Err(e);
@@ -443,42 +488,38 @@ fn split_receiver(pii: &PiiRow, country: &str) -> Result<Address, &'static str> 
     })
 }
 
-/// The order's parcel: the one already reserved, or a new barcode committed now.
-fn ensure_parcel(
+/// The order's parcel: the one already reserved (`false`), or a new barcode (`true`)
+/// that the caller must commit before asking for the label.
+fn parcel_for(
     ctx: &Ctx,
     client: &pn::Client<'_>,
     customer_code: &str,
     customer_number: &str,
     p: &Planned,
-) -> Result<Parcel, PostnlError> {
+) -> Result<(Parcel, bool), PostnlError> {
     let existing = ctx
         .store(COMMAND)
         .ok()
         .and_then(|s| db::parcel(s.conn(), &p.order.order_id).ok().flatten());
     if let Some(parcel) = existing {
-        return Ok(parcel);
+        return Ok((parcel, false));
     }
     let kind = BarcodeKind::for_country(&p.receiver.countrycode).unwrap_or(BarcodeKind::Eu);
     let barcode = client.barcode(customer_code, customer_number, kind)?;
-    let parcel = Parcel {
-        order_id: p.order.order_id.clone(),
-        barcode,
-        product_code: p.product.code.clone(),
-        product_options: serde_json::to_string(&p.product.options).unwrap_or_else(|_| "[]".into()),
-        weight_g: p.weight,
-        package_reference_id: "1".into(),
-        labelled_at: None,
-        confirmed_at: None,
-    };
-    let now = rfc3339(ctx.clock.now());
-    let stored = ctx
-        .store(COMMAND)
-        .map_err(|_| PostnlError::Refused("the store is not available"))?;
-    let mut store = stored;
-    store
-        .tx(|tx| db::reserve(tx, &parcel, &now))
-        .map_err(|_| PostnlError::Refused("the barcode could not be stored"))?;
-    Ok(parcel)
+    Ok((
+        Parcel {
+            order_id: p.order.order_id.clone(),
+            barcode,
+            product_code: p.product.code.clone(),
+            product_options: serde_json::to_string(&p.product.options)
+                .unwrap_or_else(|_| "[]".into()),
+            weight_g: p.weight,
+            package_reference_id: "1".into(),
+            labelled_at: None,
+            confirmed_at: None,
+        },
+        true,
+    ))
 }
 
 /// The first weekday after `today` that letterbox parcels are delivered (not Sunday or
@@ -524,7 +565,7 @@ fn label_batch(
     client: &pn::Client<'_>,
     cfg: &Config,
     sender: &Address,
-    batch: &[(Planned, Parcel)],
+    batch: &[(&Planned, Parcel)],
     now: OffsetDateTime,
     counts: &mut Counts,
 ) -> anyhow::Result<()> {
@@ -578,6 +619,8 @@ fn label_batch(
         Err(e) => return Err(e.into()),
     };
     let at = rfc3339(ctx.clock.now());
+    let mut made = Vec::new();
+    let mut refused = Vec::new();
     for ((p, parcel), result) in batch.iter().zip(response.shipments) {
         let order_id = &p.order.order_id;
         match result.outcome {
@@ -590,27 +633,35 @@ fn label_batch(
                 } else {
                     print::merge(&pdfs, Layout::A6).map(|(b, _)| b)?
                 };
-                let mut store = ctx.store(COMMAND)?;
-                store.tx(|tx| {
-                    db::save_label(tx, order_id, &parcel.barcode, label_type, &pdf, &at)?;
-                    orders_db::clear_issue(tx, order_id, COMMAND)
-                })?;
-                counts.labelled += 1;
                 if !result.warnings.is_empty() {
                     let codes: Vec<&str> =
                         result.warnings.iter().map(|w| w.code.as_str()).collect();
                     tracing::info!(order_id = %order_id, warnings = ?codes, "label made with warnings");
                 }
-            }
-            Err(e) => {
-                counts.failed += 1;
-                to_review(
-                    ctx,
+                made.push((
                     order_id,
-                    &format!("postnl_rejected_{}", error_code(&e)),
-                )?;
+                    parcel.barcode.as_str(),
+                    label_type.to_string(),
+                    pdf,
+                ));
             }
+            Err(e) => refused.push((order_id, error_code(&e))),
         }
+    }
+    // The batch's labels in one transaction, right after the answer.
+    let mut store = ctx.store(COMMAND)?;
+    store.tx(|tx| {
+        for (order_id, barcode, label_type, pdf) in &made {
+            db::save_label(tx, order_id, barcode, label_type, pdf, &at)?;
+            orders_db::clear_issue(tx, order_id, COMMAND)?;
+        }
+        Ok(())
+    })?;
+    drop(store);
+    counts.labelled += made.len() as u64;
+    for (order_id, code) in refused {
+        counts.failed += 1;
+        to_review(ctx, order_id, &format!("postnl_rejected_{code}"))?;
     }
     Ok(())
 }
@@ -731,12 +782,26 @@ fn pipe(cmd: &str, bytes: &[u8]) -> anyhow::Result<()> {
 /// Confirms every labelled parcel to Amazon. Order-level refusals are recorded and the
 /// others go on; a permission or temporary problem stops here, to be retried.
 pub fn confirm_all(ctx: &Ctx, cfg: &Config, counts: &mut Counts) -> anyhow::Result<()> {
-    let pending = db::unconfirmed(ctx.store(COMMAND)?.conn())?;
-    if pending.is_empty() {
+    if db::unconfirmed(ctx.store(COMMAND)?.conn())?.is_empty() {
         return Ok(());
     }
     let client = ctx.spapi(COMMAND)?;
+    confirm_orders(ctx, cfg, &client, None, counts)
+}
+
+/// Confirms the labelled, unconfirmed parcels (all, or only the given orders).
+fn confirm_orders(
+    ctx: &Ctx,
+    cfg: &Config,
+    client: &spapi::Client<'_>,
+    only: Option<&[String]>,
+    counts: &mut Counts,
+) -> anyhow::Result<()> {
+    let pending = db::unconfirmed(ctx.store(COMMAND)?.conn())?;
     for c in pending {
+        if only.is_some_and(|ids| !ids.contains(&c.parcel.order_id)) {
+            continue;
+        }
         let now = ctx.clock.now();
         let body = spapi::shipments::ConfirmShipment::postnl(
             &c.marketplace_id,
@@ -746,7 +811,7 @@ pub fn confirm_all(ctx: &Ctx, cfg: &Config, counts: &mut Counts) -> anyhow::Resu
             &rfc3339(now),
             &c.items,
         );
-        match spapi::shipments::confirm(&client, &c.parcel.order_id, &body) {
+        match spapi::shipments::confirm(client, &c.parcel.order_id, &body) {
             Ok(()) => {
                 let due =
                     rfc3339(now + time::Duration::days(i64::from(cfg.retention.fulfilled_days)));
