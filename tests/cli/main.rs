@@ -5,4 +5,5 @@ mod common;
 mod foundation;
 mod make_labels;
 mod purge;
+mod sandbox_cli;
 mod sync_orders;

@@ -632,3 +632,25 @@ fn no_personal_data_in_output_or_logs_at_trace_level() {
         }
     }
 }
+
+#[test]
+fn reprint_gives_the_stored_label_again_and_makes_nothing_new() {
+    let env = TestEnv::sandboxed(0);
+    let id = order(&env, 1, ["Hoofdstraat 1", "", ""], "1011 AB", "NL", "MUG");
+    env.run(&["sync-orders"]).assert_code(0);
+    env.run(&["make-labels"]).assert_code(0);
+    let calls = env.sb().records().len();
+    let out = env.data().join("again.pdf");
+    env.run(&[
+        "make-labels",
+        "--reprint",
+        &id,
+        "--out",
+        out.to_str().unwrap(),
+    ])
+    .assert_code(0);
+    assert!(pdfinfo(&out).contains("Pages:           1"));
+    assert_eq!(env.sb().records().len(), calls, "a reprint calls nobody");
+    env.run(&["make-labels", "--reprint", "028-0000000-0000000"])
+        .assert_code(1);
+}
