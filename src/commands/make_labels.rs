@@ -50,7 +50,7 @@ pub const COMMAND: &str = "make-labels";
 /// (see `fulfil review`).
 #[derive(Debug, Args)]
 pub struct MakeLabelsArgs {
-    /// Write the print file here (mode 0600) [default: labels/labels-<time>.pdf in the
+    /// Write the print file here (mode 0600) [default: labels/labels-TIME.pdf in the
     /// data directory]
     #[arg(long, value_name = "FILE", conflicts_with = "print_command")]
     pub out: Option<PathBuf>,

@@ -7,7 +7,7 @@
 //! barcode again instead of announcing a second parcel. Confirm-later, Shipping v1
 //! and the other services are deliberately not here.
 //!
-//! Every call goes through [`Client::exchange`]: attach the `apikey` header (marked
+//! Every call goes through `Client::exchange`: attach the `apikey` header (marked
 //! sensitive) and `Accept: application/json`, send, then sort the answer. 2xx is
 //! parsed; an answer that does not parse (cut off, not JSON) is retried. 429 waits
 //! for `Retry-After` or backs off; 5xx and network errors are retried with exponential
