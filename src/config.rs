@@ -312,7 +312,7 @@ impl AmazonSection {
 #[derive(Debug, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub struct PostnlSection {
-    /// Overrides the PostNL endpoint (default: production, https://api.postnl.nl).
+    /// Overrides the PostNL endpoint (default: production, `https://api.postnl.nl`).
     pub endpoint: Option<String>,
     pub api_key: Option<SecretText>,
     pub api_key_file: Option<PathBuf>,

@@ -99,16 +99,57 @@ impl Ctx {
     fn store_in(&self, mode: Mode, command: &str) -> anyhow::Result<RefMut<'_, Store>> {
         if self.store.get().is_none() {
             let key = self.db_key()?;
-            let path = self.config()?.database_path();
-            let s = Store::open(&path, &key, mode)?;
+            let cfg = self.config()?;
+            let path = cfg.database_path();
+            let mut s = match Store::open(&path, &key, mode) {
+                Err(store::StoreError::KeyMismatch(_)) => self.recover_rotation(&path, mode)?,
+                other => other?,
+            };
             if mode == Mode::Write {
                 let id = store::state::run_started(s.conn(), command, &rfc3339(self.clock.now()))?;
                 *self.run.borrow_mut() = Some((id, command.to_string()));
+                // Overdue personal data goes before anything else happens, so that a
+                // missed cron day never stretches the retention promise.
+                if !matches!(command, "purge" | "forget-order" | "rotate-key") {
+                    let report = crate::retention::purge_due(&mut s, cfg, self.clock.now(), false)?;
+                    if report.purged > 0 {
+                        tracing::info!(
+                            orders = report.purged,
+                            files = report.files_removed,
+                            "overdue personal data removed"
+                        );
+                    }
+                }
             }
             let _ = self.store.set(RefCell::new(s));
         }
         let cell = self.store.get().context("store not open")?;
         cell.try_borrow_mut().context("the store is already in use")
+    }
+
+    /// A rotate-key run that died after re-keying the database but before replacing
+    /// `db.key` left the new key in `db.key.next`: open with it and finish the swap.
+    fn recover_rotation(&self, path: &std::path::Path, mode: Mode) -> anyhow::Result<Store> {
+        let cfg = self.config()?;
+        let spec = cfg.db_key();
+        let Some(key_file) = spec
+            .file
+            .as_ref()
+            .filter(|_| spec.value.is_none() && spec.command.is_none())
+        else {
+            return Err(store::StoreError::KeyMismatch(path.to_path_buf()).into());
+        };
+        let next = crate::commands::rotate_key::next_path(key_file);
+        if !next.exists() {
+            return Err(store::StoreError::KeyMismatch(path.to_path_buf()).into());
+        }
+        store::check_key_file(&next)?;
+        let text = std::fs::read_to_string(&next)?;
+        let key = DbKey::parse(&secrecy::SecretString::from(text))?;
+        let s = Store::open(path, &key, mode)?;
+        std::fs::rename(&next, key_file)?;
+        tracing::warn!("finished an interrupted key rotation");
+        Ok(s)
     }
 
     /// The shared HTTP client.

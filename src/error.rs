@@ -115,6 +115,7 @@ fn as_classify<'a>(cause: &'a (dyn std::error::Error + 'static)) -> Option<&'a d
         crate::store::StoreError,
         crate::http::TransportError,
         crate::spapi::SpapiError,
+        crate::postnl::PostnlError,
     );
     None
 }

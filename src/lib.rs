@@ -15,6 +15,8 @@ pub mod invoice;
 pub mod labels;
 pub mod logging;
 pub mod pdf;
+pub mod postnl;
+pub mod retention;
 pub mod sandbox;
 pub mod secrets;
 pub mod spapi;

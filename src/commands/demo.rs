@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 
 use crate::cli::GlobalArgs;
 use crate::clock::Clock;
-use crate::commands::{Outcome, init, make_invoices, sync_orders};
+use crate::commands::{Outcome, init, make_invoices, make_labels, purge, sync_orders};
 use crate::ctx::Ctx;
 use crate::error::Exit;
 use crate::sandbox::{Sandbox, SandboxConfig};
@@ -74,6 +74,19 @@ pub fn run(ctx: &Ctx, args: &DemoArgs) -> anyhow::Result<Outcome> {
         sync_orders::run(c, &sync_orders::SyncOrdersArgs {})
     })?;
     steps.push(("sync-orders", out));
+    let labels_out = dir.join("labels-demo.pdf");
+    let out = step(&global, &clock, make_labels::COMMAND, |c| {
+        make_labels::run(
+            c,
+            &make_labels::MakeLabelsArgs {
+                out: Some(labels_out.clone()),
+                print_command: None,
+                reprint: None,
+                no_confirm: false,
+            },
+        )
+    })?;
+    steps.push(("make-labels", out));
     let out = step(&global, &clock, make_invoices::COMMAND, |c| {
         make_invoices::run(
             c,
@@ -84,6 +97,18 @@ pub fn run(ctx: &Ctx, args: &DemoArgs) -> anyhow::Result<Outcome> {
         )
     })?;
     steps.push(("make-invoices", out));
+    // Move the clock past the retention window: the personal data must go.
+    let later = Clock::pinned(start + time::Duration::days(31));
+    let out = step(&global, &later, purge::COMMAND, |c| {
+        purge::run(
+            c,
+            &purge::PurgeArgs {
+                dry_run: false,
+                rotate_key: false,
+            },
+        )
+    })?;
+    steps.push(("purge +31 days", out));
 
     if !ctx.global.json {
         let ui = &ctx.ui;
@@ -135,6 +160,20 @@ fn describe(name: &str, v: &Value) -> String {
     let n = |k: &str| v.get(k).and_then(Value::as_u64).unwrap_or(0);
     match name {
         "init" => "created config, key and encrypted database".to_string(),
+        "make-labels" => format!(
+            "{} labels ({} pages in {}), {} confirmed to Amazon, {} to review",
+            n("labelled"),
+            n("pages"),
+            v.get("print_file").and_then(Value::as_str).unwrap_or("-"),
+            n("confirmed"),
+            n("to_review")
+        ),
+        "purge +31 days" => format!(
+            "personal data of {} orders and {} files removed, {} bytes freed",
+            n("purged"),
+            n("files_removed"),
+            n("bytes_freed")
+        ),
         "sync-orders" => format!(
             "{} orders fetched ({} new, {} cancelled, {} skipped) in {} calls",
             n("fetched"),

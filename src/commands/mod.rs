@@ -1,8 +1,14 @@
 //! Dispatch only: one file per command, each with `run(ctx, args) -> Outcome`.
 
+pub mod confirm_shipments;
 pub mod demo;
+pub mod forget_order;
 pub mod init;
 pub mod make_invoices;
+pub mod make_labels;
+pub mod purge;
+pub mod review;
+pub mod rotate_key;
 pub mod sandbox;
 pub mod status;
 pub mod sync_orders;
@@ -45,6 +51,12 @@ pub fn dispatch(ctx: &Ctx, command: &Command) -> anyhow::Result<Outcome> {
         Command::SyncOrders(args) => sync_orders::run(ctx, args),
         Command::MakeInvoices(args) => make_invoices::run(ctx, args),
         Command::TaxReport(args) => tax_report::run(ctx, args),
+        Command::MakeLabels(args) => make_labels::run(ctx, args),
+        Command::ConfirmShipments(args) => confirm_shipments::run(ctx, args),
+        Command::Review(args) => review::run(ctx, args),
+        Command::Purge(args) => purge::run(ctx, args),
+        Command::ForgetOrder(args) => forget_order::run(ctx, args),
+        Command::RotateKey(args) => rotate_key::run(ctx, args),
         Command::Sandbox(args) => sandbox::run(ctx, args),
         Command::Demo(args) => demo::run(ctx, args),
     }

@@ -19,6 +19,13 @@ pub fn run(ctx: &Ctx, _args: &StatusArgs) -> anyhow::Result<Outcome> {
     let with_pii = store::orders::count_with_pii(conn)?;
     let runs = store::state::last_runs(conn)?;
     let size = store.size_on_disk();
+    let now = ctx.clock.now();
+    let overdue = store::purge::overdue_count(conn, &crate::clock::rfc3339(now))?;
+    let stale = store::purge::stale_unfulfilled(
+        conn,
+        &crate::clock::rfc3339(now - time::Duration::days(60)),
+    )?;
+    let issues = store::labels::review_list(conn)?.len();
     let total: u64 = stages.iter().map(|(_, n)| n).sum();
 
     if !ctx.global.json {
@@ -48,6 +55,9 @@ pub fn run(ctx: &Ctx, _args: &StatusArgs) -> anyhow::Result<Outcome> {
         "database_bytes": size,
         "orders": total,
         "orders_with_personal_data": with_pii,
+        "needs_review": issues,
+        "overdue_personal_data": overdue,
+        "unfulfilled_over_60_days": stale,
         "stages": stages.iter().map(|(s, n)| (s.clone(), json!(n))).collect::<serde_json::Map<_, _>>(),
         "last_runs": runs.iter().map(|(c, at, o)| json!({"command": c, "finished_at": at, "outcome": o})).collect::<Vec<_>>(),
     })))

@@ -24,6 +24,10 @@ pub struct FaultSpec {
     pub truncate: f64,
     pub malformed: f64,
     pub expire: f64,
+    /// Only requests whose path starts with this get faults (`only=/shipment/v2_2/label`).
+    pub only: Option<String>,
+    /// The first this many arrivals (since the faults were set) get no fault (`after=3`).
+    pub after: u64,
 }
 
 /// What happens to one request.
@@ -126,6 +130,21 @@ impl FromStr for FaultSpec {
             let (key, value) = entry
                 .split_once('=')
                 .ok_or_else(|| FaultSpecError::Syntax(entry.to_owned()))?;
+            if key.trim() == "after" {
+                spec.after = value
+                    .trim()
+                    .parse()
+                    .map_err(|_| FaultSpecError::Syntax(entry.to_owned()))?;
+                continue;
+            }
+            if key.trim() == "only" {
+                let prefix = value.trim();
+                if !prefix.starts_with('/') {
+                    return Err(FaultSpecError::Syntax(entry.to_owned()));
+                }
+                spec.only = Some(prefix.to_owned());
+                continue;
+            }
             let (prob, delay) = match value.split_once(':') {
                 Some((p, d)) => (p, Some(d)),
                 None => (value, None),
@@ -196,6 +215,12 @@ impl fmt::Display for FaultSpec {
                 parts.push(format!("{k}={v}"));
             }
         }
+        if let Some(prefix) = &self.only {
+            parts.push(format!("only={prefix}"));
+        }
+        if self.after > 0 {
+            parts.push(format!("after={}", self.after));
+        }
         if parts.is_empty() {
             f.write_str("none")
         } else {
@@ -223,9 +248,23 @@ impl FaultPlan {
         }
     }
 
+    /// New faults; arrivals are counted again from here (for `after`).
     pub(crate) fn set_spec(&mut self, spec: FaultSpec) {
         self.spec = spec;
         self.burst_left = 0;
+        self.arrivals = 0;
+    }
+
+    /// The fault for the next arrival at `path`: none for paths outside `only`.
+    pub(crate) fn next_for(&mut self, path: &str) -> (u64, Fault) {
+        let (n, fault) = self.next();
+        if n <= self.spec.after {
+            return (n, Fault::None);
+        }
+        match &self.spec.only {
+            Some(prefix) if !path.starts_with(prefix.as_str()) => (n, Fault::None),
+            _ => (n, fault),
+        }
     }
 
     /// The fault for the next arrival, and that arrival's number (1-based).

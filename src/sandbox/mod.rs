@@ -994,7 +994,7 @@ fn worker(shared: &Shared, server: &tiny_http::Server, recv_lock: &Mutex<()>) {
             let fault = if raw.url().starts_with("/_sandbox/") {
                 Fault::None
             } else {
-                lock(&shared.faults).next().1
+                lock(&shared.faults).next_for(raw.url()).1
             };
             (raw, seq, fault)
         };

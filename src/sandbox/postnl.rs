@@ -39,7 +39,7 @@
 //!
 //! # Label and confirm validation (HTTP 400)
 //! Labelling answers `{"Errors":[{"Error","Code","Description"}]}` listing every problem
-//! found; `Error` is "Validation failed for shipment: <barcode>" or "Validation failed for
+//! found; `Error` is "Validation failed for shipment: BARCODE" or "Validation failed for
 //! request". Confirming answers its own documented 400 shape: `{"ResponseShipments":[{
 //! "Barcode","Errors":[{"code","description"}],"Warnings":[]}]}`. Codes come from PostNL's
 //! error table: 4 missing parameter, 5 wrong format or length, 6 out of range (more than 4

@@ -17,6 +17,7 @@ pub mod feeds;
 pub mod limits;
 pub mod models;
 pub mod orders;
+pub mod shipments;
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;

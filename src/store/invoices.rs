@@ -31,6 +31,10 @@ pub fn invoice_candidates(
            AND o.fulfilled_by IN (SELECT value FROM json_each(?1))
            AND NOT EXISTS (SELECT 1 FROM invoices i
                            WHERE i.order_id = o.order_id AND i.kind = 'invoice')
+           -- An order whose personal data went before it was invoiced is reported once.
+           AND NOT (o.pii_purged_at IS NOT NULL AND EXISTS (
+                   SELECT 1 FROM order_issues x WHERE x.order_id = o.order_id
+                   AND x.command = 'make-invoices' AND x.reason = 'personal_data_purged'))
          ORDER BY o.fulfilled_at, o.order_id",
     )?;
     let rows = stmt

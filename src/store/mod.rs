@@ -12,7 +12,9 @@
 //! All SQL lives in this module and its children.
 
 pub mod invoices;
+pub mod labels;
 pub mod orders;
+pub mod purge;
 pub mod state;
 
 use std::fs::{File, OpenOptions};
@@ -260,7 +262,8 @@ impl Store {
         }
         conn.busy_timeout(std::time::Duration::from_secs(10))?;
         conn.execute_batch(
-            "PRAGMA secure_delete = ON; PRAGMA temp_store = MEMORY; PRAGMA foreign_keys = ON;",
+            "PRAGMA secure_delete = ON; PRAGMA temp_store = MEMORY; PRAGMA foreign_keys = ON;
+             PRAGMA cipher_memory_security = ON;",
         )?;
         if mode != Mode::Read {
             conn.pragma_update(None, "journal_mode", "WAL")?;
@@ -330,6 +333,54 @@ impl Store {
             .filter_map(|p| std::fs::metadata(p).ok())
             .map(|m| m.len())
             .sum()
+    }
+
+    /// Removes deleted content from the files: checkpoint the WAL into the database and
+    /// truncate it, rebuild the database without free pages (VACUUM), and truncate the
+    /// WAL again. With `secure_delete` on, deleted cells were already zeroed; this takes
+    /// away the WAL's old page images and the free pages as well.
+    pub fn scrub(&mut self) -> Result<(), StoreError> {
+        self.checkpoint()?;
+        self.conn.execute_batch("VACUUM;")?;
+        self.checkpoint()?;
+        Ok(())
+    }
+
+    /// `wal_checkpoint(TRUNCATE)`; fails if a reader kept it from finishing.
+    pub fn checkpoint(&self) -> Result<(), StoreError> {
+        let (busy, _log, _done): (i64, i64, i64) =
+            self.conn
+                .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+                })?;
+        if busy != 0 {
+            return Err(StoreError::Sqlite(rusqlite::Error::SqliteFailure(
+                rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_BUSY),
+                Some("the WAL checkpoint was blocked by a reader".into()),
+            )));
+        }
+        Ok(())
+    }
+
+    /// Re-encrypts the whole database under a new key (`PRAGMA rekey`). The WAL is
+    /// checkpointed and truncated first and after, so no page stays under the old key.
+    pub fn rekey(&mut self, new: &DbKey) -> Result<(), StoreError> {
+        self.checkpoint()?;
+        // SQLCipher rekeys in rollback-journal mode; switch back to WAL afterwards.
+        self.conn.pragma_update(None, "journal_mode", "DELETE")?;
+        let stmt = Zeroizing::new(format!("PRAGMA rekey = \"x'{}'\";", new.hex()));
+        self.conn.execute_batch(&stmt)?;
+        self.conn.pragma_update(None, "journal_mode", "WAL")?;
+        self.checkpoint()?;
+        Ok(())
+    }
+
+    /// `PRAGMA integrity_check` answers "ok".
+    pub fn integrity_ok(&self) -> Result<bool, StoreError> {
+        let v: String = self
+            .conn
+            .query_row("PRAGMA integrity_check", [], |r| r.get(0))?;
+        Ok(v == "ok")
     }
 
     /// Runs a closure in one transaction.
@@ -430,6 +481,40 @@ mod tests {
         assert_eq!(err.exit(), Exit::Temporary);
         // A reader is not blocked by the writer.
         Store::open(&db, &k, Mode::Read).unwrap();
+    }
+
+    #[test]
+    fn rekey_scrub_and_the_old_key_no_longer_opens() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("t.db");
+        let old = key();
+        let new = key();
+        {
+            let mut s = Store::open(&db, &old, Mode::Create).unwrap();
+            s.conn()
+                .execute("INSERT INTO sync_state(key, value) VALUES ('a', 'b')", [])
+                .unwrap();
+            s.scrub().unwrap();
+            s.rekey(&new).unwrap();
+            assert!(s.integrity_ok().unwrap());
+        }
+        assert!(matches!(
+            Store::open(&db, &old, Mode::Write),
+            Err(StoreError::KeyMismatch(_))
+        ));
+        let s = Store::open(&db, &new, Mode::Write).unwrap();
+        let v: String = s
+            .conn()
+            .query_row("SELECT value FROM sync_state WHERE key = 'a'", [], |r| {
+                r.get(0)
+            })
+            .unwrap();
+        assert_eq!(v, "b");
+        let mode: String = s
+            .conn()
+            .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(mode, "wal");
     }
 
     #[test]

@@ -208,6 +208,15 @@ pub fn assert_documents_consistent(env: &TestEnv) -> u64 {
         assert_eq!(f[3], format!("{}-{}-{seq:06}", f[0], f[1]));
         assert!(numbers.insert(f[3].to_string()), "number {} twice", f[3]);
         let path = Path::new(f[4]);
+        let removed = env.count(&format!(
+            "SELECT count(*) FROM tracked_files WHERE path = '{}' AND removed_at IS NOT NULL",
+            f[4]
+        ));
+        if removed == 1 {
+            // Purge took it with the customer's data.
+            assert!(!path.exists(), "{} survived its purge", path.display());
+            continue;
+        }
         let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         assert_eq!(sha256_hex(&bytes), f[5], "{} is not the PDF issued", f[3]);
         assert_eq!(mode(path), 0o600, "{}", path.display());
@@ -233,7 +242,9 @@ pub fn assert_documents_consistent(env: &TestEnv) -> u64 {
         on_disk, canon,
         "files without a record, or temporary files left"
     );
-    let tracked = env.count("SELECT count(*) FROM tracked_files WHERE kind = 'invoice' AND path IN (SELECT file_path FROM invoices)");
+    let tracked = env.count(
+        "SELECT count(*) FROM tracked_files WHERE kind = 'invoice' AND path IN (SELECT file_path FROM invoices)",
+    );
     assert_eq!(
         tracked,
         rows.len() as u64,
@@ -1015,10 +1026,18 @@ fn the_demo_makes_invoices_after_syncing() {
         .iter()
         .map(|st| st["step"].as_str().unwrap())
         .collect();
-    assert_eq!(steps, vec!["init", "sync-orders", "make-invoices"]);
-    let inv = &s["steps"][2]["summary"];
+    let at = steps
+        .iter()
+        .position(|s| *s == "make-invoices")
+        .expect("a make-invoices step");
+    assert_eq!(steps[..2], ["init", "sync-orders"]);
+    let inv = &s["steps"][at]["summary"];
+    assert!(inv["issued"].as_u64().unwrap() > 0, "{inv}");
     assert_eq!(inv["failed"], 0, "{inv}");
     assert_eq!(inv["held"], 0, "{inv}");
+    // The demo ends with a purge 31 days later: no invoice PDF is left behind.
+    let left = std::fs::read_dir(dir.join("invoices")).map_or(0, Iterator::count);
+    assert_eq!(left, 0);
 }
 
 #[test]
@@ -1055,4 +1074,88 @@ fn each_year_starts_a_new_series_by_date_of_issue() {
         vec!["2026-12-30"]
     );
     assert_documents_consistent(&env);
+}
+
+#[test]
+fn purge_takes_the_customer_blocks_and_pdfs_and_leaves_documents_and_ledger() {
+    let mut env = TestEnv::sandboxed(0);
+    let invoiced = Order::new(
+        "028-0000011-0000001",
+        NL,
+        "NL",
+        vec![item("FLX-MUG-350", "24.19", "4.20")],
+    );
+    invoiced.add_to(&env);
+    env.run(&["sync-orders"]).assert_code(0);
+    make_invoices(&env, 0);
+    let file = env.query("SELECT file_path FROM invoices")[0].clone();
+    assert!(Path::new(&file).exists());
+    // Shipped too, but never invoiced before its personal data goes.
+    let mut late = Order::new(
+        "028-0000011-0000002",
+        NL,
+        "NL",
+        vec![item("FLX-MUG-350", "12.10", "2.10")],
+    );
+    late.shipped = "2026-11-20T10:00:00Z".into();
+    late.add_to(&env);
+    env.sb().advance(time::Duration::minutes(10));
+    env.now = "2026-11-20T10:10:00Z".into();
+    env.run(&["sync-orders"]).assert_code(0);
+
+    env.now = "2026-12-21T10:00:00Z".into();
+    env.sb().advance(time::Duration::days(31));
+    env.run(&["--json", "purge"]).assert_code(0);
+    assert_eq!(env.count("SELECT count(*) FROM invoice_pii"), 0);
+    assert_eq!(env.count("SELECT count(*) FROM order_pii"), 0);
+    assert!(!Path::new(&file).exists(), "purge removed the PDF");
+    assert_eq!(
+        env.count(
+            "SELECT count(*) FROM tracked_files WHERE kind = 'invoice' AND removed_at IS NOT NULL"
+        ),
+        1
+    );
+    assert_eq!(env.count("SELECT count(*) FROM invoices"), 1);
+    assert_eq!(env.count("SELECT count(*) FROM tax_ledger"), 1);
+
+    // The document still renders, with every figure and without the customer.
+    let stored = env.query("SELECT document FROM invoices")[0].clone();
+    let doc: fulfil::invoice::render::InvoiceDocument = serde_json::from_str(&stored).unwrap();
+    let pdf = fulfil::invoice::render::Renderer::new()
+        .unwrap()
+        .render(&doc)
+        .unwrap();
+    let tmp = env.dir.path().join("after-purge.pdf");
+    std::fs::write(&tmp, pdf).unwrap();
+    let text = pdf_text(&tmp);
+    assert!(
+        text.contains("removed under the data retention policy"),
+        "{text}"
+    );
+    assert!(
+        text.contains("24.19") && !text.contains("Sanne Jansen"),
+        "{text}"
+    );
+
+    // The order that lost its data first is reported once, then left for review.
+    let r = env.run(&["--json", "make-invoices"]);
+    r.assert_code(3);
+    let s = summary(&r.stdout);
+    assert_eq!(
+        (s["failed"].as_u64(), s["files_repaired"].as_u64()),
+        (Some(1), Some(0)),
+        "{s}"
+    );
+    assert!(
+        r.stderr
+            .contains("028-0000011-0000002: personal_data_purged"),
+        "{}",
+        r.stderr
+    );
+    let s = make_invoices(&env, 0);
+    assert_eq!(s["failed"], 0, "{s}");
+    assert_eq!(
+        env.query("SELECT reason FROM order_issues WHERE order_id = '028-0000011-0000002'"),
+        vec!["personal_data_purged"]
+    );
 }

@@ -4,12 +4,14 @@
 use rust_decimal::{Decimal, RoundingStrategy};
 use serde_json::{Value, json};
 
-use crate::common::{NOW, TestEnv};
+use crate::common::TestEnv;
 use crate::make_invoices::{DE, FR, NL, Order, SE, item, summary};
 
-/// Nine orders: eight supplied in 2026Q3, one in Q4. Amazon's TAX equals ours for each.
+/// Nine orders: eight supplied in September 2026, one on 1 October; invoiced on 1 October,
+/// inside the 30 days before their personal data goes. Amazon's TAX equals ours for each.
 fn quarter_env() -> TestEnv {
-    let env = TestEnv::sandboxed(0);
+    let mut env = TestEnv::sandboxed(0);
+    env.now = "2026-10-01T10:00:00Z".into();
     env.add_config("amazon", "first_sync_days", "200");
     let at = |o: &mut Order, t: &str| o.shipped = t.to_string();
     let mut orders = Vec::new();
@@ -20,7 +22,7 @@ fn quarter_env() -> TestEnv {
         "NL",
         vec![item("FLX-MUG-350", "24.19", "4.20")],
     );
-    at(&mut o, "2026-07-15T10:00:00Z");
+    at(&mut o, "2026-09-02T10:00:00Z");
     orders.push(o);
     // NL consumer, book 9 %: 10.90 * 9/109 = 0.90, net 10.00.
     let mut o = Order::new(
@@ -29,7 +31,7 @@ fn quarter_env() -> TestEnv {
         "NL",
         vec![item("FLX-BOOK-NL-01", "10.90", "0.90")],
     );
-    at(&mut o, "2026-08-01T09:00:00Z");
+    at(&mut o, "2026-09-05T09:00:00Z");
     orders.push(o);
     // DE consumer, OSS 19 %: 29.99 * 19/119 = 4.788 -> 4.79, net 25.20.
     let mut o = Order::new(
@@ -38,7 +40,7 @@ fn quarter_env() -> TestEnv {
         "DE",
         vec![item("FLX-MUG-350", "29.99", "4.79")],
     );
-    at(&mut o, "2026-08-15T12:00:00Z");
+    at(&mut o, "2026-09-15T12:00:00Z");
     orders.push(o);
     // DE consumer, OSS 19 %: 119.00 * 19/119 = 19.00, net 100.00 (last day of the quarter).
     let mut o = Order::new(
@@ -56,7 +58,7 @@ fn quarter_env() -> TestEnv {
         "FR",
         vec![item("FLX-BOOK-EN-02", "21.10", "1.10")],
     );
-    at(&mut o, "2026-09-01T08:00:00Z");
+    at(&mut o, "2026-09-04T08:00:00Z");
     orders.push(o);
     // DE business with a German VAT number: intra-Community supply, 119.00 at 0 %.
     let mut o = Order::new(
@@ -78,14 +80,14 @@ fn quarter_env() -> TestEnv {
     o.currency = "SEK";
     at(&mut o, "2026-09-20T08:00:00Z");
     orders.push(o);
-    // Q4: NL consumer 24.19 -> 19.99 / 4.20.
+    // Q4 (1 October): NL consumer 24.19 -> 19.99 / 4.20.
     let mut o = Order::new(
         "028-0000010-0000008",
         NL,
         "NL",
         vec![item("FLX-MUG-350", "24.19", "4.20")],
     );
-    at(&mut o, "2026-10-05T08:00:00Z");
+    at(&mut o, "2026-10-01T08:00:00Z");
     orders.push(o);
     // NL business with a Dutch VAT number: Dutch VAT, 121.00 * 21/121 = 21.00, net 100.00.
     let mut o = Order::new(
@@ -95,7 +97,7 @@ fn quarter_env() -> TestEnv {
         vec![item("FLX-MUG-350", "121.00", "21.00")],
     );
     o.business = Some(("Voorbeeld B.V.", "NL123456789B01"));
-    at(&mut o, "2026-07-01T00:30:00Z");
+    at(&mut o, "2026-09-03T00:30:00Z");
     orders.push(o);
     for o in &orders {
         o.add_to(&env);
@@ -206,18 +208,13 @@ fn a_quarter_with_known_figures() {
 #[test]
 fn a_later_credit_note_corrects_its_quarter_and_the_ledger_outlives_the_purge() {
     let mut env = quarter_env();
-    // The DE order of August is cancelled in November: its credit note lands in Q4, as a
-    // correction of 2026Q3.
-    let now = fulfil::clock::parse_rfc3339(NOW).unwrap();
+    // The DE order of September is cancelled on 2 October: its credit note lands in Q4,
+    // as a correction of 2026Q3.
+    let at = fulfil::clock::parse_rfc3339("2026-10-02T09:00:00Z").unwrap();
     env.sb()
-        .set_order_status(
-            "028-0000010-0000003",
-            "CANCELLED",
-            now + time::Duration::minutes(1),
-        )
+        .set_order_status("028-0000010-0000003", "CANCELLED", at)
         .unwrap();
-    env.now = "2026-11-21T10:00:00Z".into();
-    env.sb().advance(time::Duration::days(1));
+    env.now = "2026-10-02T10:00:00Z".into();
     env.run(&["sync-orders"]).assert_code(0);
     let r = env.run(&["--json", "make-invoices", "--no-upload"]);
     r.assert_code(0);

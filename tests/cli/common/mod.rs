@@ -115,8 +115,11 @@ impl TestEnv {
     pub fn add_config(&self, section: &str, key: &str, value: &str) {
         let text = std::fs::read_to_string(self.config()).unwrap();
         let header = format!("[{section}]\n");
-        assert!(text.contains(&header), "no section {section}");
-        let text = text.replacen(&header, &format!("{header}{key} = {value}\n"), 1);
+        let text = if text.contains(&header) {
+            text.replacen(&header, &format!("{header}{key} = {value}\n"), 1)
+        } else {
+            format!("{text}\n{header}{key} = {value}\n")
+        };
         std::fs::write(self.config(), text).unwrap();
     }
 

@@ -1,0 +1,142 @@
+//! Benchmark: `fulfil make-labels` against the in-process sandbox.
+//!
+//! ```text
+//! cargo build --release && cargo run --release --example bench_labels -- [ORDERS] [TIME_SCALE]
+//! ```
+//!
+//! Syncs ORDERS (default 1,000) generated orders, then times make-labels: once with the
+//! sandbox's rate limits off (labels per second, peak RSS of the `fulfil` process), once
+//! with PostNL's and confirmShipment's production limits on a sandbox clock TIME_SCALE
+//! times faster (default 20), against the floor those limits allow.
+
+#![allow(clippy::cast_precision_loss)] // figures for a report
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use fulfil::sandbox::{Sandbox, SandboxConfig};
+
+fn main() -> anyhow::Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let n: usize = args.first().and_then(|s| s.parse().ok()).unwrap_or(1_000);
+    let scale: f64 = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(20.0);
+    let bin = fulfil_binary()?;
+    for limits in [false, true] {
+        let r = run(&bin, n, limits, if limits { scale } else { 1.0 })?;
+        let per_s = r.labelled as f64 / r.wall.as_secs_f64();
+        print!(
+            "limits={} orders={n} labelled={} confirmed={} wall={:.2}s labels_per_s={per_s:.0} peak_rss_kib={} sandbox_429={}",
+            if limits { "production" } else { "off" },
+            r.labelled,
+            r.confirmed,
+            r.wall.as_secs_f64(),
+            r.peak_rss_kib,
+            r.sandbox_429
+        );
+        if limits {
+            // confirmShipment: 2/s, burst 10, scaled; PostNL: 1000/min.
+            let confirm_floor = (r.confirmed as f64 - 10.0).max(0.0) / (2.0 * scale);
+            let postnl_calls = r.labelled as f64 + (r.labelled as f64 / 4.0).ceil();
+            let postnl_floor = postnl_calls / (1000.0 / 60.0 * scale);
+            let floor = confirm_floor.max(postnl_floor);
+            print!(
+                " floor={floor:.2}s over_floor={:.1}%",
+                (r.wall.as_secs_f64() / floor - 1.0) * 100.0
+            );
+        }
+        println!();
+    }
+    Ok(())
+}
+
+struct Figures {
+    wall: Duration,
+    peak_rss_kib: u64,
+    labelled: u64,
+    confirmed: u64,
+    sandbox_429: usize,
+}
+
+fn run(bin: &Path, n: usize, rate_limits: bool, scale: f64) -> anyhow::Result<Figures> {
+    let dir = tempfile::tempdir()?;
+    let now = fulfil::clock::parse_rfc3339("2026-11-20T10:00:00Z")?;
+    let sandbox = Sandbox::start(SandboxConfig {
+        generate: n,
+        seed: 5,
+        rate_limits: false,
+        time_scale: scale,
+        start: now,
+        ..SandboxConfig::default()
+    })?;
+    let config = dir.path().join("data/fulfil.toml");
+    let ok = cmd(bin, &config)
+        .args(["init", "--sandbox", &sandbox.url()])
+        .stdout(Stdio::null())
+        .status()?
+        .success();
+    anyhow::ensure!(ok, "init failed");
+    let ok = cmd(bin, &config).arg("sync-orders").status()?.success();
+    anyhow::ensure!(ok, "sync failed");
+    sandbox.set_rate_limits(rate_limits);
+    sandbox.clear_records();
+    let started = Instant::now();
+    let mut child = cmd(bin, &config)
+        .args(["--json", "make-labels"])
+        .stdout(Stdio::piped())
+        .spawn()?;
+    let mut peak = 0;
+    loop {
+        if let Some(h) = vm_hwm(child.id()) {
+            peak = peak.max(h);
+        }
+        if child.try_wait()?.is_some() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let wall = started.elapsed();
+    let out = child.wait_with_output()?;
+    let s: serde_json::Value = serde_json::from_slice(&out.stdout)?;
+    Ok(Figures {
+        wall,
+        peak_rss_kib: peak,
+        labelled: s["labelled"].as_u64().unwrap_or(0),
+        confirmed: s["confirmed"].as_u64().unwrap_or(0),
+        sandbox_429: sandbox
+            .records()
+            .iter()
+            .filter(|r| r["status"] == 429)
+            .count(),
+    })
+}
+
+fn cmd(bin: &Path, config: &Path) -> Command {
+    let mut c = Command::new(bin);
+    c.env("FULFIL_CONFIG", config)
+        .env("FULFIL_NOW", "2026-11-20T10:00:00Z")
+        .env_remove("FULFIL_LOG");
+    c
+}
+
+fn vm_hwm(pid: u32) -> Option<u64> {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    s.lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+}
+
+fn fulfil_binary() -> anyhow::Result<PathBuf> {
+    let exe = std::env::current_exe()?;
+    let dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .ok_or_else(|| anyhow::anyhow!("cannot locate the target directory"))?;
+    let bin = dir.join("fulfil");
+    anyhow::ensure!(
+        bin.exists(),
+        "build the binary first: cargo build --release"
+    );
+    Ok(bin)
+}

@@ -1,0 +1,220 @@
+//! `fulfil review`: the orders that need a person, and the fixes a person can make.
+//!
+//! The list shows order ids and reason codes only. `--show-pii` adds the address as
+//! Amazon sent it and, where the splitter had a guess, its guess, so that a person can
+//! decide; it works only on a terminal, so that personal data never ends up in a cron
+//! mail or a log file by accident.
+
+use clap::{Args, Subcommand};
+use serde_json::json;
+
+use crate::clock::rfc3339;
+use crate::commands::Outcome;
+use crate::ctx::Ctx;
+use crate::error::AppError;
+use crate::postnl::address::{self, AddressInput};
+use crate::store::labels::{self as db, AddressOverride};
+use crate::store::orders::{self as orders_db, Stage};
+
+/// List the orders that need a person, or fix one
+#[derive(Debug, Args)]
+pub struct ReviewArgs {
+    /// Also show the addresses (personal data); only on a terminal
+    #[arg(long)]
+    pub show_pii: bool,
+    #[command(subcommand)]
+    pub command: Option<ReviewCommand>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ReviewCommand {
+    /// Set the street, house number and extension PostNL gets for an order
+    SetAddress(SetAddressArgs),
+    /// Accept the address splitter's guess for an order sent to review with
+    /// `address_check` (look at it first with `fulfil review --show-pii`)
+    Accept(AcceptArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SetAddressArgs {
+    /// The Amazon order id
+    pub order: String,
+    #[arg(long)]
+    pub street: String,
+    #[arg(long)]
+    pub house_nr: String,
+    #[arg(long)]
+    pub ext: Option<String>,
+    /// Replaces the postcode Amazon gave
+    #[arg(long)]
+    pub zipcode: Option<String>,
+    /// Replaces the city Amazon gave
+    #[arg(long)]
+    pub city: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct AcceptArgs {
+    /// The Amazon order id
+    pub order: String,
+}
+
+pub fn run(ctx: &Ctx, args: &ReviewArgs) -> anyhow::Result<Outcome> {
+    match &args.command {
+        None => list(ctx, args.show_pii),
+        Some(ReviewCommand::SetAddress(a)) => set_address(ctx, a),
+        Some(ReviewCommand::Accept(a)) => accept(ctx, a),
+    }
+}
+
+fn list(ctx: &Ctx, show_pii: bool) -> anyhow::Result<Outcome> {
+    if show_pii && (ctx.global.json || !ctx.ui.stdout_is_terminal()) {
+        return Err(
+            AppError::config("--show-pii works only on a terminal, without --json")
+                .hint("personal data must not go into files, pipes or cron mail")
+                .into(),
+        );
+    }
+    let store = ctx.store_read()?;
+    let rows = db::review_list(store.conn())?;
+    if !ctx.global.json {
+        if rows.is_empty() {
+            ctx.ui.out("nothing to review");
+        }
+        for (order_id, command, reason) in &rows {
+            ctx.ui.out(&format!("{order_id}  {command:<17} {reason}"));
+            if show_pii && let Some(p) = orders_db::pii(store.conn(), order_id)? {
+                for l in [
+                    &p.recipient_name,
+                    &p.recipient_company,
+                    &p.address_line1,
+                    &p.address_line2,
+                    &p.address_line3,
+                ]
+                .into_iter()
+                .flatten()
+                {
+                    ctx.ui.out(&format!("      | {l}"));
+                }
+                let place = [
+                    p.postal_code.as_deref(),
+                    p.city.as_deref(),
+                    p.country_code.as_deref(),
+                ]
+                .into_iter()
+                .flatten()
+                .collect::<Vec<_>>()
+                .join(" ");
+                ctx.ui.out(&format!("      | {place}"));
+                if let Some(s) = guess(&p) {
+                    ctx.ui.out(&format!(
+                        "      guess: street={} house_nr={} ext={}",
+                        s.street, s.house_nr, s.house_nr_ext
+                    ));
+                }
+            }
+        }
+    }
+    Ok(Outcome::ok(json!({
+        "orders": rows.iter().map(|(o, c, r)| json!({"order_id": o, "command": c, "reason": r})).collect::<Vec<_>>(),
+    })))
+}
+
+fn guess(p: &orders_db::PiiRow) -> Option<address::Split> {
+    address::split(&AddressInput {
+        lines: [
+            text(p.address_line1.as_ref()),
+            text(p.address_line2.as_ref()),
+            text(p.address_line3.as_ref()),
+        ],
+        company: p.recipient_company.as_deref(),
+        postal_code: p.postal_code.as_deref().unwrap_or(""),
+        country: p.country_code.as_deref().unwrap_or(""),
+    })
+    .ok()
+}
+
+fn check_order(ctx: &Ctx, order: &str) -> anyhow::Result<()> {
+    let store = ctx.store("review")?;
+    let existing = orders_db::existing(store.conn(), order)?;
+    match existing {
+        None => Err(AppError::new(crate::error::Exit::Failed, format!("no order {order}")).into()),
+        Some(e) if !matches!(e.stage, Stage::Review | Stage::Ready) => Err(AppError::new(
+            crate::error::Exit::Failed,
+            format!(
+                "order {order} is {}, not waiting for a label",
+                e.stage.as_str()
+            ),
+        )
+        .into()),
+        Some(_) => Ok(()),
+    }
+}
+
+fn apply(ctx: &Ctx, order: &str, a: &AddressOverride) -> anyhow::Result<Outcome> {
+    let now = rfc3339(ctx.clock.now());
+    let mut store = ctx.store("review")?;
+    store.tx(|tx| {
+        db::set_address_override(tx, order, a, &now)?;
+        db::set_stage(tx, order, Stage::Ready)?;
+        orders_db::clear_issue(tx, order, crate::commands::make_labels::COMMAND)
+    })?;
+    Ok(Outcome::ok(json!({"order_id": order, "stage": "ready"})))
+}
+
+fn set_address(ctx: &Ctx, a: &SetAddressArgs) -> anyhow::Result<Outcome> {
+    check_order(ctx, &a.order)?;
+    let nr = a.house_nr.trim();
+    if nr.is_empty() || nr.chars().count() > 5 || !nr.chars().all(|c| c.is_ascii_digit()) {
+        return Err(
+            AppError::config("--house-nr must be 1 to 5 digits; put letters in --ext").into(),
+        );
+    }
+    if a.street.trim().is_empty() || a.street.chars().count() > 95 {
+        return Err(AppError::config("--street must be 1 to 95 characters").into());
+    }
+    if a.ext.as_ref().is_some_and(|e| e.chars().count() > 35) {
+        return Err(AppError::config("--ext must be at most 35 characters").into());
+    }
+    apply(
+        ctx,
+        &a.order,
+        &AddressOverride {
+            street: a.street.trim().to_string(),
+            house_nr: nr.to_string(),
+            house_nr_ext: a.ext.clone().filter(|e| !e.trim().is_empty()),
+            zipcode: a.zipcode.clone(),
+            city: a.city.clone(),
+        },
+    )
+}
+
+fn accept(ctx: &Ctx, a: &AcceptArgs) -> anyhow::Result<Outcome> {
+    check_order(ctx, &a.order)?;
+    let pii = {
+        let store = ctx.store("review")?;
+        orders_db::pii(store.conn(), &a.order)?
+    };
+    let Some(split) = pii.as_ref().and_then(guess) else {
+        return Err(AppError::new(
+            crate::error::Exit::Failed,
+            format!("order {} has no guess to accept", a.order),
+        )
+        .hint("use `fulfil review set-address` instead")
+        .into());
+    };
+    apply(
+        ctx,
+        &a.order,
+        &AddressOverride {
+            street: split.street,
+            house_nr: split.house_nr,
+            house_nr_ext: Some(split.house_nr_ext).filter(|e| !e.is_empty()),
+            zipcode: Some(split.zipcode).filter(|z| !z.is_empty()),
+            city: None,
+        },
+    )
+}
+fn text(v: Option<&String>) -> &str {
+    v.map_or("", String::as_str)
+}
