@@ -458,8 +458,14 @@ impl Run<'_> {
         {
             let mut store = self.ctx.store(COMMAND)?;
             let tx = store.conn_mut().transaction()?;
+            // The next free number of each series, read once per transaction; nothing else
+            // writes while this run holds the lock.
+            let mut next: HashMap<String, i64> = HashMap::new();
             for mut d in drafts {
-                let seq = db::next_seq(&tx, &d.prefix, year)?;
+                let seq = match next.get(&d.prefix) {
+                    Some(n) => *n,
+                    None => db::next_seq(&tx, &d.prefix, year)?,
+                };
                 d.doc.number = issue::document_number(&d.prefix, year, seq);
                 let pdf = match self.renderer.render(&d.doc) {
                     Ok(p) => p,
@@ -498,6 +504,7 @@ impl Run<'_> {
                         urgent: d.is_business,
                     },
                 )?;
+                next.insert(d.prefix.clone(), seq + 1);
                 order_db::clear_issue(&tx, &d.order_id, COMMAND)?;
                 tracing::info!(order_id = %d.order_id, number = %d.doc.number, "document issued");
                 written.push(Written { path, pdf });

@@ -71,7 +71,7 @@ pub fn order_facts(conn: &Connection, order_id: &str) -> Result<Option<OrderFact
         "SELECT order_item_id, seller_sku, asin, title, quantity, quantity_shipped, unit_price,
                 currency, item_amount, shipping_amount, gift_wrap_amount, discount_amount,
                 tax_amount, other_amount, proceeds_total
-         FROM order_items WHERE order_id = ?1 ORDER BY rowid",
+         FROM order_items WHERE order_id = ?1",
     )?;
     facts.items = stmt
         .query_map([order_id], |r| {

@@ -326,33 +326,32 @@ fn put_pii(tx: &Transaction<'_>, order_id: &str, p: &PiiRow) -> Result<(), Store
 /// Reads an order's personal data.
 pub fn pii(conn: &Connection, order_id: &str) -> Result<Option<PiiRow>, StoreError> {
     Ok(conn
-        .query_row(
+        .prepare_cached(
             "SELECT buyer_name, buyer_company, buyer_vat_id, buyer_vat_country, recipient_name,
                 recipient_company, address_line1, address_line2, address_line3, city, district,
                 state_region, postal_code, country_code, phone, address_type
              FROM order_pii WHERE order_id = ?1",
-            [order_id],
-            |r| {
-                Ok(PiiRow {
-                    buyer_name: r.get(0)?,
-                    buyer_company: r.get(1)?,
-                    buyer_vat_id: r.get(2)?,
-                    buyer_vat_country: r.get(3)?,
-                    recipient_name: r.get(4)?,
-                    recipient_company: r.get(5)?,
-                    address_line1: r.get(6)?,
-                    address_line2: r.get(7)?,
-                    address_line3: r.get(8)?,
-                    city: r.get(9)?,
-                    district: r.get(10)?,
-                    state_region: r.get(11)?,
-                    postal_code: r.get(12)?,
-                    country_code: r.get(13)?,
-                    phone: r.get(14)?,
-                    address_type: r.get(15)?,
-                })
-            },
-        )
+        )?
+        .query_row([order_id], |r| {
+            Ok(PiiRow {
+                buyer_name: r.get(0)?,
+                buyer_company: r.get(1)?,
+                buyer_vat_id: r.get(2)?,
+                buyer_vat_country: r.get(3)?,
+                recipient_name: r.get(4)?,
+                recipient_company: r.get(5)?,
+                address_line1: r.get(6)?,
+                address_line2: r.get(7)?,
+                address_line3: r.get(8)?,
+                city: r.get(9)?,
+                district: r.get(10)?,
+                state_region: r.get(11)?,
+                postal_code: r.get(12)?,
+                country_code: r.get(13)?,
+                phone: r.get(14)?,
+                address_type: r.get(15)?,
+            })
+        })
         .optional()?)
 }
 
@@ -376,10 +375,8 @@ pub fn record_issue(
 
 /// Clears a recorded issue once the order went through.
 pub fn clear_issue(conn: &Connection, order_id: &str, command: &str) -> Result<(), StoreError> {
-    conn.execute(
-        "DELETE FROM order_issues WHERE order_id = ?1 AND command = ?2",
-        params![order_id, command],
-    )?;
+    conn.prepare_cached("DELETE FROM order_issues WHERE order_id = ?1 AND command = ?2")?
+        .execute(params![order_id, command])?;
     Ok(())
 }
 
