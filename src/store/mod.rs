@@ -344,6 +344,31 @@ impl Store {
         Ok(())
     }
 
+    /// Like [`Store::scrub`], but VACUUM only where it is cheap or worth it: a database
+    /// under 256 MiB, or one whose free pages exceed a tenth of it. Otherwise the freed
+    /// pages stay in the file, already zeroed by `secure_delete`, and the WAL is
+    /// truncated; rebuilding a multi-gigabyte file every day would cost minutes and
+    /// twice its size on disk for no gain in what can be recovered. Returns whether
+    /// it vacuumed.
+    pub fn scrub_adaptive(&mut self, force: bool) -> Result<bool, StoreError> {
+        self.checkpoint()?;
+        let pages: i64 = self
+            .conn
+            .pragma_query_value(None, "page_count", |r| r.get(0))?;
+        let free: i64 = self
+            .conn
+            .pragma_query_value(None, "freelist_count", |r| r.get(0))?;
+        let size: i64 = self
+            .conn
+            .pragma_query_value(None, "page_size", |r| r.get(0))?;
+        let vacuum = force || pages.saturating_mul(size) < 256 << 20 || free * 10 > pages;
+        if vacuum {
+            self.conn.execute_batch("VACUUM;")?;
+            self.checkpoint()?;
+        }
+        Ok(vacuum)
+    }
+
     /// `wal_checkpoint(TRUNCATE)`; fails if a reader kept it from finishing.
     pub fn checkpoint(&self) -> Result<(), StoreError> {
         let (busy, _log, _done): (i64, i64, i64) =
