@@ -352,15 +352,10 @@ impl Store {
     /// it vacuumed.
     pub fn scrub_adaptive(&mut self, force: bool) -> Result<bool, StoreError> {
         self.checkpoint()?;
-        let pages: i64 = self
-            .conn
-            .pragma_query_value(None, "page_count", |r| r.get(0))?;
-        let free: i64 = self
-            .conn
-            .pragma_query_value(None, "freelist_count", |r| r.get(0))?;
-        let size: i64 = self
-            .conn
-            .pragma_query_value(None, "page_size", |r| r.get(0))?;
+        let pages = self.pragma_int("page_count")?;
+        let free = self.pragma_int("freelist_count")?;
+        // SQLCipher answers page_size as text (it reports cipher_page_size).
+        let size = self.pragma_int("page_size")?;
         let vacuum = force || pages.saturating_mul(size) < 256 << 20 || free * 10 > pages;
         if vacuum {
             self.conn.execute_batch("VACUUM;")?;
@@ -396,6 +391,16 @@ impl Store {
         self.conn.pragma_update(None, "journal_mode", "WAL")?;
         self.checkpoint()?;
         Ok(())
+    }
+
+    /// A pragma's value as a number, whether SQLite answers it as an integer or as text.
+    fn pragma_int(&self, name: &str) -> Result<i64, StoreError> {
+        let v: rusqlite::types::Value = self.conn.pragma_query_value(None, name, |r| r.get(0))?;
+        Ok(match v {
+            rusqlite::types::Value::Integer(i) => i,
+            rusqlite::types::Value::Text(t) => t.trim().parse().unwrap_or(0),
+            _ => 0,
+        })
     }
 
     /// `PRAGMA integrity_check` answers "ok".
