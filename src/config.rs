@@ -81,6 +81,8 @@ pub struct Config {
     pub retention: RetentionSection,
     #[serde(default)]
     pub labels: LabelsSection,
+    #[serde(default)]
+    pub invoices: InvoicesSection,
     /// The file this came from.
     #[serde(skip)]
     pub path: PathBuf,
@@ -350,6 +352,10 @@ pub struct SellerSection {
     pub city: Option<String>,
     pub country: Option<String>,
     pub email: Option<String>,
+    /// The registered legal name printed on invoices (default: `company`, else `name`).
+    pub legal_name: Option<String>,
+    /// Chamber of Commerce (KvK) number, printed on invoices.
+    pub kvk: Option<String>,
 }
 
 /// How the print file is laid out.
@@ -502,6 +508,196 @@ impl Default for RetentionSection {
     }
 }
 
+/// `[invoices]`: numbering, language, VAT options, Amazon upload and exchange rates for
+/// `fulfil make-invoices` and `fulfil tax-report` (issue #6).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InvoicesSection {
+    /// Where invoice and credit-note PDFs go (default: `invoices` in the data directory).
+    #[serde(default = "default_invoices_dir")]
+    pub dir: PathBuf,
+    /// Prefix of the invoice series; numbers read PREFIX-YEAR-000123, a new series each year.
+    #[serde(default = "default_invoice_prefix")]
+    pub prefix: String,
+    /// Prefix of the credit-note series (its own series, as VAT_INVOICE.md §5 recommends).
+    #[serde(default = "default_credit_note_prefix")]
+    pub credit_note_prefix: String,
+    /// Language of the documents: en, nl or de.
+    #[serde(default = "default_invoice_language")]
+    pub language: crate::invoice::vat::Lang,
+    /// Destination-country VAT through the Union OSS for B2C sales to other member states;
+    /// false charges Dutch VAT (only lawful below the EUR 10,000 threshold).
+    #[serde(default = "default_true")]
+    pub oss: bool,
+    /// Upload documents to Amazon (Feeds API, UPLOAD_VAT_INVOICE). False keeps them queued.
+    #[serde(default = "default_true")]
+    pub upload: bool,
+    /// Marketplaces where Amazon takes no invoice uploads (default: Belgium and Ireland).
+    #[serde(default = "default_skip_marketplaces")]
+    pub skip_marketplaces: Vec<String>,
+    /// The seller uses Amazon's VAT Calculation Service: Amazon issues the invoices, so
+    /// fulfil never uploads (mixing VCS and own uploads is not allowed).
+    #[serde(default)]
+    pub vcs: bool,
+    /// Tax category per seller SKU: standard (the default), reduced, books, super_reduced, zero.
+    #[serde(default)]
+    pub tax_categories: BTreeMap<String, crate::invoice::rates::TaxCategory>,
+    /// Rates that extend or override the built-in table.
+    #[serde(default)]
+    pub extra_rates: Vec<RateRow>,
+    /// An endpoint answering `GET ?date=YYYY-MM-DD` with `{"date", "rates": {"SEK": …}}`
+    /// (EUR reference rates). Needed for SEK, PLN and GBP documents; no default, because
+    /// the ECB itself publishes no such JSON.
+    pub ecb_endpoint: Option<String>,
+}
+
+/// One configured VAT rate: `rate` percent for `category` in `country`, from `valid_from`
+/// to `valid_to` (TOML dates, both inclusive).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateRow {
+    pub country: String,
+    pub category: crate::invoice::rates::TaxCategory,
+    pub rate: RateValue,
+    pub valid_from: toml::value::Datetime,
+    pub valid_to: Option<toml::value::Datetime>,
+}
+
+/// A percentage written as a number (`10`, `5.5`) or a string (`"5.5"`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum RateValue {
+    Integer(i64),
+    Float(f64),
+    Text(String),
+}
+
+fn default_invoices_dir() -> PathBuf {
+    PathBuf::from("invoices")
+}
+fn default_invoice_prefix() -> String {
+    "INV".into()
+}
+fn default_credit_note_prefix() -> String {
+    "CN".into()
+}
+fn default_invoice_language() -> crate::invoice::vat::Lang {
+    crate::invoice::vat::Lang::En
+}
+fn default_true() -> bool {
+    true
+}
+fn default_skip_marketplaces() -> Vec<String> {
+    // Amazon.com.be and Amazon.ie are not listed for UPLOAD_VAT_INVOICE (NOTES.md §4).
+    vec!["AMEN7PMS3EDWL".into(), "A28R8C7NBKEWEA".into()]
+}
+
+impl Default for InvoicesSection {
+    fn default() -> Self {
+        Self {
+            dir: default_invoices_dir(),
+            prefix: default_invoice_prefix(),
+            credit_note_prefix: default_credit_note_prefix(),
+            language: default_invoice_language(),
+            oss: true,
+            upload: true,
+            skip_marketplaces: default_skip_marketplaces(),
+            vcs: false,
+            tax_categories: BTreeMap::new(),
+            extra_rates: Vec::new(),
+            ecb_endpoint: None,
+        }
+    }
+}
+
+/// A TOML local date (`2021-07-01`, no time part) as a calendar date.
+fn toml_date(d: &toml::value::Datetime) -> Option<Date> {
+    if d.time.is_some() {
+        return None;
+    }
+    let d = d.date?;
+    let month = time::Month::try_from(d.month).ok()?;
+    Date::from_calendar_date(i32::from(d.year), month, d.day).ok()
+}
+
+impl InvoicesSection {
+    /// The configured rates as rate-table rows.
+    pub fn rate_entries(&self) -> Result<Vec<crate::invoice::rates::RateEntry>, String> {
+        self.extra_rates
+            .iter()
+            .enumerate()
+            .map(|(i, r)| {
+                let rate = match &r.rate {
+                    RateValue::Integer(n) => Some(rust_decimal::Decimal::from(*n)),
+                    RateValue::Float(f) => f.to_string().parse().ok(),
+                    RateValue::Text(t) => t.trim().parse().ok(),
+                };
+                let rate = rate.ok_or_else(|| format!("row {}: rate is not a number", i + 1))?;
+                let valid_from = toml_date(&r.valid_from)
+                    .ok_or_else(|| format!("row {}: valid_from must be a date", i + 1))?;
+                let valid_to = match &r.valid_to {
+                    Some(d) => Some(
+                        toml_date(d)
+                            .ok_or_else(|| format!("row {}: valid_to must be a date", i + 1))?,
+                    ),
+                    None => None,
+                };
+                Ok(crate::invoice::rates::RateEntry {
+                    country: r.country.clone(),
+                    category: r.category,
+                    rate,
+                    valid_from,
+                    valid_to,
+                })
+            })
+            .collect()
+    }
+
+    /// The built-in rate table extended by `extra_rates`.
+    pub fn rate_table(&self) -> Result<crate::invoice::rates::RateTable, String> {
+        let entries = self.rate_entries()?;
+        crate::invoice::rates::RateTable::with_entries(entries).map_err(|e| e.to_string())
+    }
+
+    fn check(&self, src: &str) -> Result<(), ConfigError> {
+        let series_ok = |p: &str| {
+            (1..=8).contains(&p.len())
+                && p.bytes()
+                    .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+        };
+        for (key, value) in [
+            ("invoices.prefix", &self.prefix),
+            ("invoices.credit_note_prefix", &self.credit_note_prefix),
+        ] {
+            if !series_ok(value) {
+                return Err(ConfigError::new(
+                    src,
+                    Some(key),
+                    "must be 1 to 8 capital letters or digits",
+                ));
+            }
+        }
+        if self.prefix == self.credit_note_prefix {
+            return Err(ConfigError::new(
+                src,
+                Some("invoices.credit_note_prefix"),
+                "must differ from invoices.prefix: credit notes have their own series",
+            ));
+        }
+        self.rate_table().map_err(|e| {
+            ConfigError::new(src, Some("invoices.extra_rates"), e)
+                .with_hint("a row reads { country = \"IT\", category = \"reduced\", rate = 10, valid_from = 2021-07-01 }")
+        })?;
+        if let Some(u) = &self.ecb_endpoint {
+            crate::http::check_endpoint(u).map_err(|e| {
+                ConfigError::new(src, Some("invoices.ecb_endpoint"), e.to_string())
+                    .with_hint("use https, or http only for a sandbox on this machine")
+            })?;
+        }
+        Ok(())
+    }
+}
+
 fn spec(
     name: &'static str,
     value: Option<&SecretText>,
@@ -517,8 +713,21 @@ fn spec(
 }
 
 /// Variables with the `FULFIL_` prefix that are not configuration keys.
-const RESERVED_ENV: &[&str] = &["FULFIL_CONFIG", "FULFIL_LOG", "FULFIL_NOW"];
-const SECTIONS: &[&str] = &["store", "amazon", "postnl", "seller", "retention", "labels"];
+const RESERVED_ENV: &[&str] = &[
+    "FULFIL_CONFIG",
+    "FULFIL_LOG",
+    "FULFIL_NOW",
+    "FULFIL_FAILPOINT",
+];
+const SECTIONS: &[&str] = &[
+    "store",
+    "amazon",
+    "postnl",
+    "seller",
+    "retention",
+    "labels",
+    "invoices",
+];
 
 /// The default data and config directory: `$XDG_DATA_HOME/fulfil` or `~/.local/share/fulfil`.
 pub fn default_dir() -> PathBuf {
@@ -642,6 +851,7 @@ impl Config {
                 "list at least one of MERCHANT, AMAZON",
             ));
         }
+        self.invoices.check(&src)?;
         for (key, url) in [
             ("amazon.endpoint", self.amazon.endpoint.as_deref()),
             ("amazon.lwa_endpoint", self.amazon.lwa_endpoint.as_deref()),
@@ -684,6 +894,10 @@ impl Config {
 
     pub fn labels_dir(&self) -> PathBuf {
         self.resolve(&self.labels.dir)
+    }
+
+    pub fn invoices_dir(&self) -> PathBuf {
+        self.resolve(&self.invoices.dir)
     }
 
     pub fn database_path(&self) -> PathBuf {

@@ -9,6 +9,7 @@ pub mod commands;
 pub mod config;
 pub mod ctx;
 pub mod error;
+pub mod failpoint;
 pub mod http;
 pub mod invoice;
 pub mod labels;

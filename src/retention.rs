@@ -50,7 +50,7 @@ impl Report {
 
 /// The directories purge may remove files from.
 pub fn file_dirs(cfg: &Config) -> Vec<PathBuf> {
-    vec![cfg.data_dir(), cfg.labels_dir()]
+    vec![cfg.data_dir(), cfg.labels_dir(), cfg.invoices_dir()]
 }
 
 /// Removes the personal data of every order due at `now`.

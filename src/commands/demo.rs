@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 
 use crate::cli::GlobalArgs;
 use crate::clock::Clock;
-use crate::commands::{Outcome, init, make_labels, purge, sync_orders};
+use crate::commands::{Outcome, init, make_invoices, make_labels, purge, sync_orders};
 use crate::ctx::Ctx;
 use crate::error::Exit;
 use crate::sandbox::{Sandbox, SandboxConfig};
@@ -87,6 +87,16 @@ pub fn run(ctx: &Ctx, args: &DemoArgs) -> anyhow::Result<Outcome> {
         )
     })?;
     steps.push(("make-labels", out));
+    let out = step(&global, &clock, make_invoices::COMMAND, |c| {
+        make_invoices::run(
+            c,
+            &make_invoices::MakeInvoicesArgs {
+                no_upload: false,
+                accept_difference: Vec::new(),
+            },
+        )
+    })?;
+    steps.push(("make-invoices", out));
     // Move the clock past the retention window: the personal data must go.
     let later = Clock::pinned(start + time::Duration::days(31));
     let out = step(&global, &later, purge::COMMAND, |c| {
@@ -172,6 +182,16 @@ fn describe(name: &str, v: &Value) -> String {
             n("cancelled"),
             n("skipped"),
             n("calls") + n("token_calls")
+        ),
+        "make-invoices" => format!(
+            "{} invoices, {} credit notes ({} held, {} failed); {} uploaded to Amazon, {} skipped (BE/IE), {} awaiting the processing report",
+            n("issued"),
+            n("credit_notes"),
+            n("held"),
+            n("failed"),
+            n("uploaded"),
+            n("upload_skipped"),
+            n("upload_pending")
         ),
         _ => v.to_string(),
     }

@@ -165,6 +165,31 @@ zipcode = "3511AB"
 city = "Utrecht"
 country = "NL"
 email = "orders@voorbeeld-webwinkel.example"
+kvk = "12345678"
+
+[invoices]
+# The sandbox serves synthetic EUR reference rates (never real ECB figures).
+ecb_endpoint = "{url}/_ecb/rates"
+
+# The sandbox's products with a reduced rate: books and food.
+[invoices.tax_categories]
+FLX-BOOK-NL-01 = "books"
+FLX-BOOK-EN-02 = "books"
+FLX-TEA-20 = "reduced"
+FLX-COF-500 = "reduced"
+
+# Food rates the built-in table leaves to configuration (they are item-specific there).
+[[invoices.extra_rates]]
+country = "IT"
+category = "reduced"
+rate = 10
+valid_from = 2021-07-01
+
+[[invoices.extra_rates]]
+country = "ES"
+category = "reduced"
+rate = 10
+valid_from = 2021-07-01
 
 [retention]
 fulfilled_days = 30

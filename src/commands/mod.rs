@@ -4,6 +4,7 @@ pub mod confirm_shipments;
 pub mod demo;
 pub mod forget_order;
 pub mod init;
+pub mod make_invoices;
 pub mod make_labels;
 pub mod purge;
 pub mod review;
@@ -11,6 +12,7 @@ pub mod rotate_key;
 pub mod sandbox;
 pub mod status;
 pub mod sync_orders;
+pub mod tax_report;
 
 use crate::cli::Command;
 use crate::ctx::Ctx;
@@ -47,6 +49,8 @@ pub fn dispatch(ctx: &Ctx, command: &Command) -> anyhow::Result<Outcome> {
         Command::Init(args) => init::run(ctx, args),
         Command::Status(args) => status::run(ctx, args),
         Command::SyncOrders(args) => sync_orders::run(ctx, args),
+        Command::MakeInvoices(args) => make_invoices::run(ctx, args),
+        Command::TaxReport(args) => tax_report::run(ctx, args),
         Command::MakeLabels(args) => make_labels::run(ctx, args),
         Command::ConfirmShipments(args) => confirm_shipments::run(ctx, args),
         Command::Review(args) => review::run(ctx, args),

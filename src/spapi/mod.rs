@@ -13,6 +13,7 @@
 
 pub mod auth;
 pub mod error;
+pub mod feeds;
 pub mod limits;
 pub mod models;
 pub mod orders;
@@ -129,19 +130,23 @@ impl<'a> Client<'a> {
         s
     }
 
+    /// How long the operation's bucket needs before it has a token (zero if it has one
+    /// now). Takes nothing; lets a command stop instead of sleeping for minutes.
+    pub fn wait_for(&self, op: Operation) -> Duration {
+        let now = self.clock.now();
+        let mut buckets = self.buckets.borrow_mut();
+        let b = buckets.entry(op).or_insert_with(|| {
+            self.store.and_then(|s| s.load(op.name())).map_or_else(
+                || Bucket::new(op, now),
+                |row| Bucket::from_row(op, &row, now),
+            )
+        });
+        b.wait(now)
+    }
+
     /// Waits until the operation's bucket has a token, takes it and saves the bucket.
     fn acquire(&self, op: Operation) {
-        let now = self.clock.now();
-        let wait = {
-            let mut buckets = self.buckets.borrow_mut();
-            let b = buckets.entry(op).or_insert_with(|| {
-                self.store.and_then(|s| s.load(op.name())).map_or_else(
-                    || Bucket::new(op, now),
-                    |row| Bucket::from_row(op, &row, now),
-                )
-            });
-            b.wait(now)
-        };
+        let wait = self.wait_for(op);
         if !wait.is_zero() {
             tracing::debug!(
                 operation = op.name(),

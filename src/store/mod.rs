@@ -11,6 +11,7 @@
 //!
 //! All SQL lives in this module and its children.
 
+pub mod invoices;
 pub mod labels;
 pub mod orders;
 pub mod purge;
@@ -30,6 +31,7 @@ use crate::error::{Classify, Exit};
 const MIGRATIONS: &[(u32, &str)] = &[
     (1, include_str!("migrations/0001_init.sql")),
     (2, include_str!("migrations/0002_labels.sql")),
+    (3, include_str!("migrations/0003_invoices.sql")),
 ];
 
 #[derive(Debug, thiserror::Error)]

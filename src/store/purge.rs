@@ -1,8 +1,8 @@
 //! Removal of personal data: which orders are due, and the deletes themselves.
 //!
-//! An order's personal data lives in `order_pii`, `label_files` and
-//! `address_overrides` (and, once invoices exist, in the buyer block of their stored
-//! documents). Removing it is one transaction per order that deletes those rows and
+//! An order's personal data lives in `order_pii`, `label_files`, `address_overrides`
+//! and `invoice_pii` (the customer block of its invoices and credit notes, whose
+//! documents stay and render without it). Removing it is one transaction per order that deletes those rows and
 //! stamps `orders.pii_purged_at`; the anonymous order, items and tax records stay.
 
 use rusqlite::{Connection, Transaction, params};
@@ -34,7 +34,10 @@ pub struct Removed {
 pub fn forget(tx: &Transaction<'_>, order_id: &str, now: &str) -> Result<Removed, StoreError> {
     let count = |n: usize| u64::try_from(n).unwrap_or(u64::MAX);
     let removed = Removed {
-        pii_rows: count(tx.execute("DELETE FROM order_pii WHERE order_id = ?1", [order_id])?),
+        // The order's personal data, and the customer blocks of its invoices and credit
+        // notes (the documents themselves and the tax ledger stay, anonymous).
+        pii_rows: count(tx.execute("DELETE FROM order_pii WHERE order_id = ?1", [order_id])?)
+            + count(tx.execute("DELETE FROM invoice_pii WHERE order_id = ?1", [order_id])?),
         labels: count(tx.execute("DELETE FROM label_files WHERE order_id = ?1", [order_id])?),
         overrides: count(tx.execute(
             "DELETE FROM address_overrides WHERE order_id = ?1",

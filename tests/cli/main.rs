@@ -3,7 +3,9 @@
 mod common;
 
 mod foundation;
+mod make_invoices;
 mod make_labels;
 mod purge;
 mod sandbox_cli;
 mod sync_orders;
+mod tax_report;

@@ -1,0 +1,1215 @@
+//! `fulfil make-invoices`: VAT invoices for shipped orders, credit notes for invoiced
+//! orders that were cancelled, and their upload to Amazon (issue #6).
+//!
+//! A run has four phases, each safe to interrupt at any point:
+//!
+//! 1. **Repair.** A document whose PDF is missing (or has the wrong size) on disk is
+//!    rendered again from its stored data; the bytes are identical to the ones issued,
+//!    which the stored SHA-256 proves before the file is written.
+//! 2. **Invoices.** For every order that is shipped and has no invoice: the VAT engine
+//!    computes the figures, which are compared with Amazon's own (TAX and grand total); a
+//!    difference beyond one cent holds the order for review (`order_issues`, reason
+//!    `amazon_totals_differ`) and consumes no number. The others are numbered and stored in
+//!    batches: one transaction takes the next numbers of the series and writes, per
+//!    document, the frozen document, the customer block apart, the ledger entry, the upload
+//!    queue row and the file record. Only after the commit are the PDFs written (temporary
+//!    file, then rename, mode 0600). A crash before the commit leaves no trace and no gap;
+//!    a crash after it leaves records whose PDFs phase 1 writes on the next run.
+//! 3. **Credit notes.** For every invoiced order now cancelled: a full credit note in its
+//!    own series, negative, naming the invoice's number and date, the same way.
+//! 4. **Upload** (unless `invoices.upload = false`, `--no-upload`, or `invoices.vcs`): the
+//!    queue is worked oldest first, Amazon Business documents before the others (their
+//!    deadline is one business day). Per document: createFeedDocument, PUT of the PDF to
+//!    the pre-signed URL, createFeed with the metadata; then every feed Amazon has not
+//!    finished is polled once per run (no sleeping in between) and, once DONE, its
+//!    processing report decides: accepted, or rejected with Amazon's error code kept.
+//!
+//! # Pacing
+//!
+//! createFeed allows a burst of 15 and then one call per two minutes. A run never sleeps
+//! for a token longer than [`MAX_TOKEN_WAIT`]: when the next createFeedDocument, createFeed,
+//! getFeed or getFeedDocument token is further away, the run stops that part and leaves
+//! the rest to the next cron run. Sleeping for minutes would hold the store's lock and make
+//! every other command's run exit 4 meanwhile. With cron every ten minutes that uploads
+//! about five documents per run once the burst is spent (some 720 a day).
+//!
+//! # Exit codes
+//!
+//! 0 when all went well (also when uploads wait for tokens); 3 when an order failed, was
+//! held, or Amazon rejected an upload in this run (each named on stderr and in the JSON
+//! summary); 4 when the upload stopped on a temporary error (network, 5xx, throttling)
+//! and nothing needs a person; 2 for a missing role or seller data.
+
+use std::cell::RefCell;
+use std::collections::{BTreeMap, HashMap};
+use std::io::Write as _;
+use std::os::unix::fs::DirBuilderExt as _;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::Context as _;
+use clap::Args;
+use serde_json::json;
+use time::Date;
+
+use crate::clock::rfc3339;
+use crate::commands::Outcome;
+use crate::config::{Config, ConfigError};
+use crate::ctx::Ctx;
+use crate::error::{Classify as _, Exit};
+use crate::failpoint;
+use crate::invoice::fx;
+use crate::invoice::issue::{self, Refusal};
+use crate::invoice::ledger::{self, iso, money};
+use crate::invoice::rates::RateTable;
+use crate::invoice::render::{
+    BuyerBlock, EurRate, InvoiceDocument, Issue, OriginalInvoice, Renderer, SellerBlock,
+};
+use crate::invoice::vat::{
+    self, Computation, Currency, DocumentKind, Lang, Refund, compare_with_amazon, compute,
+    credit_note,
+};
+use crate::spapi::feeds::{self, PDF};
+use crate::spapi::{Operation, SpapiError};
+use crate::store::invoices::{self as db, Issued, NewDocument};
+use crate::store::orders as order_db;
+
+pub const COMMAND: &str = "make-invoices";
+
+/// Issue VAT invoices for shipped orders and credit notes for cancelled ones, and upload
+/// them to Amazon
+///
+/// Incremental and idempotent: run it from cron after sync-orders. Every shipped order gets
+/// one invoice, numbered without gaps per series and year (invoices.prefix,
+/// invoices.credit_note_prefix); an invoiced order that is cancelled gets one credit note.
+/// PDFs go to invoices.dir (mode 0600). Uploads (Feeds API, UPLOAD_VAT_INVOICE) are paced
+/// by Amazon's rate limits across runs; Belgian and Irish marketplaces and sellers on
+/// Amazon's VAT Calculation Service are skipped (invoices.skip_marketplaces,
+/// invoices.vcs). An order whose totals differ from Amazon's by more than a cent is held
+/// for review and reported.
+#[derive(Debug, Args)]
+pub struct MakeInvoicesArgs {
+    /// Issue documents but leave the upload queue for a later run
+    #[arg(long)]
+    pub no_upload: bool,
+    /// Issue this order's invoice although its totals differ from Amazon's (after review;
+    /// Amazon will then likely reject the upload). Repeatable.
+    #[arg(long, value_name = "ORDER_ID")]
+    pub accept_difference: Vec<String>,
+}
+
+/// The longest a run waits for a rate-limit token before leaving the rest to the next run.
+pub const MAX_TOKEN_WAIT: Duration = Duration::from_secs(5);
+/// Documents numbered and stored per transaction.
+const BATCH: usize = 64;
+/// Prefix of the temporary files PDFs are written to before the rename.
+const TEMP_PREFIX: &str = ".fulfil-tmp-";
+/// At most this many per-order lines on stderr; the JSON summary lists up to `MAX_LISTED`.
+const MAX_WARNINGS: usize = 10;
+const MAX_LISTED: usize = 100;
+
+#[derive(Debug, Default)]
+struct Counts {
+    issued: u64,
+    credit_notes: u64,
+    held: u64,
+    failed: u64,
+    files_repaired: u64,
+    uploaded: u64,
+    accepted: u64,
+    upload_errors: u64,
+    upload_skipped: u64,
+    /// Why the upload stopped early on a temporary error, if it did.
+    upload_paused: Option<String>,
+    /// Uploads left for a later run because a rate-limit token was too far away.
+    waiting_for_tokens: bool,
+    /// (order id or document number, reason code), in the order they happened.
+    problems: Vec<(String, String)>,
+}
+
+/// What the configuration fixes for a whole run.
+struct Settings<'c> {
+    cfg: &'c Config,
+    seller: vat::Seller,
+    seller_block: SellerBlock,
+    lang: Lang,
+    table: RateTable,
+    dir: PathBuf,
+}
+
+impl<'c> Settings<'c> {
+    fn new(cfg: &'c Config) -> Result<Self, ConfigError> {
+        let src = cfg.source();
+        let inv = &cfg.invoices;
+        let missing = |key: &str| {
+            ConfigError::new(&src, Some(key), "is needed on every invoice")
+                .with_hint("fill in [seller]: legal name, VAT id, street, zipcode, city and email")
+        };
+        let seller_block = issue::seller_block(&cfg.seller, inv.language).map_err(missing)?;
+        let seller = vat::Seller {
+            country: cfg.seller.country.clone().unwrap_or_else(|| "NL".into()),
+            vat_id: seller_block.vat_id.clone(),
+            oss: inv.oss,
+        };
+        // The engine refuses anything but a Dutch seller with a Dutch VAT number; say so now
+        // rather than once per order.
+        if vat::regime(
+            &seller,
+            &vat::Buyer {
+                country: "NL".into(),
+                postal_code: None,
+                vat_id: None,
+                is_business: false,
+            },
+        )
+        .is_err()
+        {
+            return Err(ConfigError::new(
+                &src,
+                Some("seller.vat_id"),
+                "must be a Dutch VAT number (NL + 9 digits + B + 2 digits) of a seller established in NL",
+            ));
+        }
+        let table = inv
+            .rate_table()
+            .map_err(|e| ConfigError::new(&src, Some("invoices.extra_rates"), e))?;
+        Ok(Settings {
+            cfg,
+            seller,
+            seller_block,
+            lang: inv.language,
+            table,
+            dir: cfg.invoices_dir(),
+        })
+    }
+}
+
+/// A document computed and filled in, waiting for its number.
+struct Draft {
+    prefix: String,
+    order_id: String,
+    marketplace_id: String,
+    is_business: bool,
+    corrects: Option<i64>,
+    computation: Computation,
+    doc: InvoiceDocument,
+}
+
+/// A document numbered and committed whose PDF still has to be written.
+struct Written {
+    path: PathBuf,
+    pdf: Vec<u8>,
+}
+
+struct Run<'a> {
+    ctx: &'a Ctx,
+    s: Settings<'a>,
+    renderer: Renderer,
+    counts: Counts,
+    /// Exchange rates asked for in this run (also failures, so a dead endpoint is asked once).
+    fx: RefCell<HashMap<(Currency, Date), Result<EurRate, Refusal>>>,
+}
+
+pub fn run(ctx: &Ctx, args: &MakeInvoicesArgs) -> anyhow::Result<Outcome> {
+    let cfg = ctx.config()?;
+    let settings = Settings::new(cfg)?;
+    let today = ctx.clock.now().date();
+    // Take the writer lock before touching the directory: a run that is still writing
+    // owns its temporary files.
+    drop(ctx.store(COMMAND)?);
+    let dir = prepare_dir(&settings.dir)?;
+    let mut run = Run {
+        ctx,
+        s: Settings { dir, ..settings },
+        renderer: Renderer::new()?,
+        counts: Counts::default(),
+        fx: RefCell::new(HashMap::new()),
+    };
+    run.repair_files()?;
+    run.issue_invoices(today, &args.accept_difference)?;
+    run.issue_credit_notes(today)?;
+    if cfg.invoices.upload && !args.no_upload {
+        run.upload()?;
+    }
+    run.finish()
+}
+
+impl Run<'_> {
+    fn now(&self) -> String {
+        rfc3339(self.ctx.clock.now())
+    }
+
+    /// Phase 1: PDFs that a crash (or a person) removed before purge did.
+    fn repair_files(&mut self) -> anyhow::Result<()> {
+        let rows = db::files_to_check(self.ctx.store(COMMAND)?.conn())?;
+        for (id, path, size) in rows {
+            let path = PathBuf::from(path);
+            if std::fs::metadata(&path).is_ok_and(|m| m.is_file() && m.len() == size.unsigned_abs())
+            {
+                continue;
+            }
+            let issued = db::issued(self.ctx.store(COMMAND)?.conn(), id)?;
+            let Some(issued) = issued else { continue };
+            match self.rerender(&issued)? {
+                Some(pdf) => {
+                    write_private(&self.s.dir, &path, &pdf)?;
+                    self.counts.files_repaired += 1;
+                    tracing::info!(number = %issued.number, "invoice PDF written again");
+                }
+                None => self.ctx.ui.warn(&format!(
+                    "the PDF of {} is missing and cannot be reproduced byte for byte by this build; its record is intact",
+                    issued.number
+                )),
+            }
+        }
+        Ok(())
+    }
+
+    /// The issued PDF again, from the stored document and customer block; `None` when the
+    /// customer block is gone or this build renders different bytes.
+    fn rerender(&self, issued: &Issued) -> anyhow::Result<Option<Vec<u8>>> {
+        let Some(doc) = full_document(issued)? else {
+            return Ok(None);
+        };
+        let pdf = self.renderer.render(&doc)?;
+        Ok((sha256_hex(&pdf) == issued.pdf_sha256).then_some(pdf))
+    }
+
+    /// Phase 2.
+    fn issue_invoices(&mut self, today: Date, accept: &[String]) -> anyhow::Result<()> {
+        let fulfilled_by: Vec<String> =
+            crate::spapi::orders::SearchParams::fulfilled_by_names(&self.s.cfg.amazon.fulfilled_by);
+        let candidates = db::invoice_candidates(self.ctx.store(COMMAND)?.conn(), &fulfilled_by)?;
+        if candidates.is_empty() {
+            return Ok(());
+        }
+        let bar = self.ctx.ui.progress(candidates.len() as u64, "invoices");
+        for chunk in candidates.chunks(BATCH) {
+            let mut drafts = Vec::with_capacity(chunk.len());
+            let mut refused = Vec::new();
+            for order_id in chunk {
+                match self.draft_invoice(order_id, today, accept.contains(order_id))? {
+                    Ok(d) => drafts.push(d),
+                    Err(r) => refused.push((order_id.clone(), r)),
+                }
+            }
+            let n = self.commit(drafts, &refused, today)?;
+            self.counts.issued += n;
+            bar.inc(chunk.len() as u64);
+        }
+        bar.finish_and_clear();
+        Ok(())
+    }
+
+    fn draft_invoice(
+        &self,
+        order_id: &str,
+        today: Date,
+        accept_difference: bool,
+    ) -> anyhow::Result<Result<Draft, Refusal>> {
+        let (facts, pii, purged) = {
+            let store = self.ctx.store(COMMAND)?;
+            let conn = store.conn();
+            let Some(facts) = db::order_facts(conn, order_id)? else {
+                return Ok(Err(Refusal::new("unknown_order")));
+            };
+            (
+                facts,
+                order_db::pii(conn, order_id)?,
+                db::pii_purged(conn, order_id)?,
+            )
+        };
+        if purged {
+            return Ok(Err(Refusal::new("personal_data_purged")));
+        }
+        let inv = &self.s.cfg.invoices;
+        let prepared = match issue::prepare(
+            &facts,
+            pii.as_ref(),
+            &self.s.seller,
+            &inv.tax_categories,
+            self.s.lang,
+        ) {
+            Ok(p) => p,
+            Err(r) => return Ok(Err(r)),
+        };
+        let computation = match compute(&prepared.invoice, &self.s.table) {
+            Ok(c) => c,
+            Err(e) => return Ok(Err(vat_refusal(&e))),
+        };
+        if let Some(amazon) = prepared.amazon
+            && !accept_difference
+            && let Err(m) = compare_with_amazon(&computation, amazon.vat, amazon.gross)
+        {
+            return Ok(Err(
+                Refusal::new("amazon_totals_differ").detail(m.to_string())
+            ));
+        }
+        let buyer = match issue::buyer_block(pii.as_ref(), facts.is_business, self.s.lang) {
+            Ok(b) => b,
+            Err(r) => return Ok(Err(r)),
+        };
+        let eur_rate = match computation.currency {
+            Currency::Eur => None,
+            c => match self.eur_rate(c, today)? {
+                Ok(r) => Some(r),
+                Err(r) => return Ok(Err(r)),
+            },
+        };
+        let doc = InvoiceDocument::from_computation(
+            &computation,
+            Issue {
+                number: "unnumbered".into(),
+                issue_date: today,
+                order_id: facts.order_id.clone(),
+                marketplace: issue::marketplace_name(&facts.marketplace_id),
+                corrects: None,
+                eur_rate,
+                lang: self.s.lang,
+            },
+            self.s.seller_block.clone(),
+            buyer,
+        );
+        let doc = match doc {
+            Ok(d) => d,
+            Err(e) => return Ok(Err(Refusal::new("document_invalid").detail(e.to_string()))),
+        };
+        Ok(Ok(Draft {
+            prefix: inv.prefix.clone(),
+            order_id: facts.order_id,
+            marketplace_id: facts.marketplace_id,
+            is_business: facts.is_business,
+            corrects: None,
+            computation,
+            doc,
+        }))
+    }
+
+    /// The EUR rate of `date` for a document in `currency`: from the store's cache, else
+    /// from the endpoint (the latest publication on or before `date`, up to a week back).
+    fn eur_rate(&self, currency: Currency, date: Date) -> anyhow::Result<Result<EurRate, Refusal>> {
+        if let Some(known) = self.fx.borrow().get(&(currency, date)) {
+            return Ok(known.clone());
+        }
+        let code = issue::currency_code(currency);
+        let cached = db::cached_rate(self.ctx.store(COMMAND)?.conn(), code, date)?;
+        let result = if let Some((rate, rate_date, source)) = cached {
+            let fmt = time::macros::format_description!("[year]-[month]-[day]");
+            match (rate.parse(), Date::parse(&rate_date, &fmt)) {
+                (Ok(rate), Ok(d)) => Ok(EurRate {
+                    rate,
+                    date: d,
+                    source,
+                }),
+                _ => Err(Refusal::new("exchange_rate_unavailable").detail("damaged cache row")),
+            }
+        } else {
+            self.fetch_rate(code, date)?
+        };
+        self.fx
+            .borrow_mut()
+            .insert((currency, date), result.clone());
+        Ok(result)
+    }
+
+    fn fetch_rate(&self, code: &str, date: Date) -> anyhow::Result<Result<EurRate, Refusal>> {
+        let Some(endpoint) = self.s.cfg.invoices.ecb_endpoint.as_deref() else {
+            return Ok(Err(Refusal::new("no_exchange_rate_source").detail(
+                format!("a {code} document must show its VAT in EUR: set invoices.ecb_endpoint"),
+            )));
+        };
+        let http = self.ctx.http()?;
+        for back in 0..7 {
+            let asked = date - time::Duration::days(back);
+            match fx::fetch(http, endpoint, asked, code) {
+                Ok(Some(q)) => {
+                    db::cache_rate(self.ctx.store(COMMAND)?.conn(), code, date, &q, &self.now())?;
+                    return Ok(Ok(EurRate {
+                        rate: q.rate,
+                        date: q.date,
+                        source: q.source,
+                    }));
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    return Ok(Err(
+                        Refusal::new("exchange_rate_unavailable").detail(e.to_string())
+                    ));
+                }
+            }
+        }
+        Ok(Err(Refusal::new("exchange_rate_unavailable").detail(
+            format!("no {code} rate published in the week up to {}", iso(date)),
+        )))
+    }
+
+    /// Numbers and stores `drafts` in one transaction, records `refused`, then writes the
+    /// PDFs. Returns how many documents were issued.
+    fn commit(
+        &mut self,
+        drafts: Vec<Draft>,
+        refused: &[(String, Refusal)],
+        today: Date,
+    ) -> anyhow::Result<u64> {
+        let at = self.now();
+        let year = today.year();
+        let mut written = Vec::with_capacity(drafts.len());
+        let mut render_failures = Vec::new();
+        {
+            let mut store = self.ctx.store(COMMAND)?;
+            let tx = store.conn_mut().transaction()?;
+            for mut d in drafts {
+                let seq = db::next_seq(&tx, &d.prefix, year)?;
+                d.doc.number = issue::document_number(&d.prefix, year, seq);
+                let pdf = match self.renderer.render(&d.doc) {
+                    Ok(p) => p,
+                    Err(e) => {
+                        // Nothing was inserted, so the number stays free.
+                        render_failures.push((
+                            d.order_id.clone(),
+                            Refusal::new("render_failed").detail(e.to_string()),
+                        ));
+                        continue;
+                    }
+                };
+                let full = serde_json::to_string(&d.doc)?;
+                let buyer = serde_json::to_string(&d.doc.buyer)?;
+                let anonymous = serde_json::to_string(&d.doc.clone().without_buyer())?;
+                let computation = serde_json::to_string(&d.computation)?;
+                let entry = ledger::entry(&d.doc, &d.computation, &d.marketplace_id, d.is_business);
+                let path = self.s.dir.join(format!("{}.pdf", d.doc.number));
+                let path_text = path.to_string_lossy().into_owned();
+                db::insert_document(
+                    &tx,
+                    &NewDocument {
+                        prefix: &d.prefix,
+                        year,
+                        seq,
+                        corrects: d.corrects,
+                        issued_at: &at,
+                        document_json: &anonymous,
+                        computation_json: &computation,
+                        buyer_json: &buyer,
+                        document_sha256: &sha256_hex(full.as_bytes()),
+                        pdf_sha256: &sha256_hex(&pdf),
+                        pdf_bytes: pdf.len(),
+                        file_path: &path_text,
+                        ledger: &entry,
+                        urgent: d.is_business,
+                    },
+                )?;
+                order_db::clear_issue(&tx, &d.order_id, COMMAND)?;
+                tracing::info!(order_id = %d.order_id, number = %d.doc.number, "document issued");
+                written.push(Written { path, pdf });
+            }
+            for (order_id, r) in refused.iter().chain(render_failures.iter()) {
+                order_db::record_issue(&tx, order_id, COMMAND, r.reason, r.detail.as_deref(), &at)?;
+            }
+            failpoint::hit("make-invoices:before-commit");
+            tx.commit()?;
+        }
+        failpoint::hit("make-invoices:after-commit");
+        for (order_id, r) in refused.iter().chain(render_failures.iter()) {
+            tracing::warn!(order_id = %order_id, reason = r.reason, "no document this run");
+            if r.reason == "amazon_totals_differ" {
+                self.counts.held += 1;
+            } else {
+                self.counts.failed += 1;
+            }
+            self.counts
+                .problems
+                .push((order_id.clone(), r.reason.to_string()));
+        }
+        for w in &written {
+            write_private(&self.s.dir, &w.path, &w.pdf)?;
+            failpoint::hit("make-invoices:after-file");
+        }
+        Ok(written.len() as u64)
+    }
+
+    /// Phase 3.
+    fn issue_credit_notes(&mut self, today: Date) -> anyhow::Result<()> {
+        let ids = db::credit_candidates(self.ctx.store(COMMAND)?.conn())?;
+        for chunk in ids.chunks(BATCH) {
+            let mut drafts = Vec::with_capacity(chunk.len());
+            let mut refused = Vec::new();
+            for id in chunk {
+                let issued = db::issued(self.ctx.store(COMMAND)?.conn(), *id)?
+                    .context("an invoice vanished during the run")?;
+                match self.draft_credit_note(&issued, today)? {
+                    Ok(d) => drafts.push(d),
+                    Err(r) => refused.push((issued.order_id.clone(), r)),
+                }
+            }
+            let n = self.commit(drafts, &refused, today)?;
+            self.counts.credit_notes += n;
+        }
+        Ok(())
+    }
+
+    fn draft_credit_note(
+        &self,
+        original: &Issued,
+        today: Date,
+    ) -> anyhow::Result<Result<Draft, Refusal>> {
+        let invoice: InvoiceDocument = serde_json::from_str(&original.document)
+            .context("a stored invoice document cannot be read")?;
+        let computation: Computation = serde_json::from_str(&original.computation)
+            .context("a stored VAT computation cannot be read")?;
+        let Some(buyer) = &original.buyer else {
+            return Ok(Err(Refusal::new("buyer_data_removed")));
+        };
+        let buyer: BuyerBlock =
+            serde_json::from_str(buyer).context("a stored customer block cannot be read")?;
+        let reversed = match credit_note(&computation, &Refund::Full) {
+            Ok(c) => c,
+            Err(e) => return Ok(Err(vat_refusal(&e))),
+        };
+        let doc = InvoiceDocument::from_computation(
+            &reversed,
+            Issue {
+                number: "unnumbered".into(),
+                issue_date: today,
+                order_id: original.order_id.clone(),
+                marketplace: invoice.marketplace.clone(),
+                corrects: Some(OriginalInvoice {
+                    number: original.number.clone(),
+                    issue_date: invoice.issue_date,
+                    reason: Some(issue::cancellation_reason(invoice.lang).to_string()),
+                }),
+                // The rate of the invoice, so that the EUR figures cancel out exactly.
+                eur_rate: invoice.eur_vat.as_ref().map(|e| e.rate.clone()),
+                lang: invoice.lang,
+            },
+            self.s.seller_block.clone(),
+            buyer,
+        );
+        let doc = match doc {
+            Ok(d) => d,
+            Err(e) => return Ok(Err(Refusal::new("document_invalid").detail(e.to_string()))),
+        };
+        Ok(Ok(Draft {
+            prefix: self.s.cfg.invoices.credit_note_prefix.clone(),
+            order_id: original.order_id.clone(),
+            marketplace_id: original.marketplace_id.clone(),
+            is_business: original.is_business,
+            corrects: Some(original.id),
+            computation: reversed,
+            doc,
+        }))
+    }
+
+    /// Phase 4.
+    fn upload(&mut self) -> anyhow::Result<()> {
+        let inv = &self.s.cfg.invoices;
+        let (queued, submitted) = {
+            let store = self.ctx.store(COMMAND)?;
+            let conn = store.conn();
+            self.counts.upload_skipped =
+                db::skip_uploads(conn, &inv.skip_marketplaces, inv.vcs, &self.now())?;
+            (db::queued_uploads(conn)?, db::submitted_uploads(conn)?)
+        };
+        if queued.is_empty() && submitted.is_empty() {
+            return Ok(());
+        }
+        self.ctx.warn_secret_age()?;
+        let client = self.ctx.spapi(COMMAND)?;
+        let http = self.ctx.http()?;
+        for q in &queued {
+            if [Operation::CreateFeedDocument, Operation::CreateFeed]
+                .iter()
+                .any(|op| client.wait_for(*op) > MAX_TOKEN_WAIT)
+            {
+                self.counts.waiting_for_tokens = true;
+                break;
+            }
+            if !self.submit(&client, http, q.invoice_id)? {
+                break;
+            }
+        }
+        if self.counts.upload_paused.is_some() {
+            return Ok(());
+        }
+        let open = db::submitted_uploads(self.ctx.store(COMMAND)?.conn())?;
+        for (invoice_id, number, feed_id) in open {
+            if client.wait_for(Operation::GetFeed) > MAX_TOKEN_WAIT {
+                self.counts.waiting_for_tokens = true;
+                break;
+            }
+            if !self.poll(&client, http, invoice_id, &number, &feed_id)? {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    /// Uploads one document. `Ok(false)` stops the upload phase for this run.
+    fn submit(
+        &mut self,
+        client: &crate::spapi::Client<'_>,
+        http: &reqwest::blocking::Client,
+        invoice_id: i64,
+    ) -> anyhow::Result<bool> {
+        let issued = db::issued(self.ctx.store(COMMAND)?.conn(), invoice_id)?
+            .context("a queued document vanished")?;
+        let stored: InvoiceDocument = serde_json::from_str(&issued.document)
+            .context("a stored invoice document cannot be read")?;
+        let Some(pdf) = self.issued_pdf(&issued)? else {
+            self.finish_upload(
+                invoice_id,
+                &issued.number,
+                false,
+                "NOT_SENT",
+                Some(("pdf_unavailable", "the issued PDF can no longer be produced (customer data removed, or a different build)")),
+            )?;
+            return Ok(true);
+        };
+        let options = feed_options(&stored);
+        let doc = match feeds::create_document(client, PDF) {
+            Ok(d) => d,
+            Err(e) => return self.upload_failed(invoice_id, &issued.number, e),
+        };
+        failpoint::hit("upload:document-created");
+        if let Err(e) = feeds::put_document(http, &doc.url, PDF, pdf) {
+            let msg = format!("upload of the PDF failed: {e}");
+            db::mark_retry(
+                self.ctx.store(COMMAND)?.conn(),
+                invoice_id,
+                &msg,
+                &self.now(),
+            )?;
+            if e.is_temporary() {
+                self.counts.upload_paused = Some(msg);
+                return Ok(false);
+            }
+            self.counts.upload_errors += 1;
+            self.counts
+                .problems
+                .push((issued.number.clone(), "upload_failed".into()));
+            return Ok(true);
+        }
+        failpoint::hit("upload:document-put");
+        let feed_id = match feeds::create_feed(
+            client,
+            &issued.marketplace_id,
+            &doc.feed_document_id,
+            &options,
+        ) {
+            Ok(id) => id,
+            Err(e) => return self.upload_failed(invoice_id, &issued.number, e),
+        };
+        // A crash right here loses the feed id; the next run uploads again and Amazon
+        // reports the second upload as a duplicate number (see docs/invoices.md).
+        failpoint::hit("upload:feed-created");
+        db::mark_submitted(
+            self.ctx.store(COMMAND)?.conn(),
+            invoice_id,
+            &doc.feed_document_id,
+            &feed_id,
+            &self.now(),
+        )?;
+        tracing::info!(number = %issued.number, feed_id = %feed_id, "invoice submitted to Amazon");
+        self.counts.uploaded += 1;
+        Ok(true)
+    }
+
+    /// Sorts an SP-API error during an upload: temporary ones pause the upload (the
+    /// document stays queued), a missing role ends the run (exit 2), others reject the
+    /// document with Amazon's code.
+    fn upload_failed(
+        &mut self,
+        invoice_id: i64,
+        number: &str,
+        e: SpapiError,
+    ) -> anyhow::Result<bool> {
+        match e.exit() {
+            Exit::Temporary => {
+                let msg = e.to_string();
+                db::mark_retry(
+                    self.ctx.store(COMMAND)?.conn(),
+                    invoice_id,
+                    &msg,
+                    &self.now(),
+                )?;
+                self.counts.upload_paused = Some(msg);
+                Ok(false)
+            }
+            Exit::Config => Err(e.into()),
+            _ => {
+                let code = match &e {
+                    SpapiError::BadRequest { code, .. } => code.clone(),
+                    _ => "request_failed".into(),
+                };
+                self.finish_upload(
+                    invoice_id,
+                    number,
+                    false,
+                    "NOT_SENT",
+                    Some((&code, &e.to_string())),
+                )?;
+                Ok(true)
+            }
+        }
+    }
+
+    fn finish_upload(
+        &mut self,
+        invoice_id: i64,
+        number: &str,
+        accepted: bool,
+        status: &str,
+        error: Option<(&str, &str)>,
+    ) -> anyhow::Result<()> {
+        db::mark_finished(
+            self.ctx.store(COMMAND)?.conn(),
+            invoice_id,
+            accepted,
+            status,
+            error,
+            &self.now(),
+        )?;
+        if accepted {
+            self.counts.accepted += 1;
+        } else {
+            let code = error.map_or("rejected", |e| e.0);
+            tracing::warn!(number, code, "Amazon did not accept the document");
+            self.counts.upload_errors += 1;
+            self.counts
+                .problems
+                .push((number.to_string(), format!("upload_rejected:{code}")));
+        }
+        Ok(())
+    }
+
+    /// Polls one feed once; reads its report when it is done. `Ok(false)` stops polling.
+    fn poll(
+        &mut self,
+        client: &crate::spapi::Client<'_>,
+        http: &reqwest::blocking::Client,
+        invoice_id: i64,
+        number: &str,
+        feed_id: &str,
+    ) -> anyhow::Result<bool> {
+        let feed = match feeds::get_feed(client, feed_id) {
+            Ok(f) => f,
+            Err(e) => return self.upload_failed(invoice_id, number, e),
+        };
+        if !feed.is_final() {
+            db::mark_processing(
+                self.ctx.store(COMMAND)?.conn(),
+                invoice_id,
+                &feed.processing_status,
+                &self.now(),
+            )?;
+            return Ok(true);
+        }
+        let report = match &feed.result_feed_document_id {
+            None => None,
+            Some(doc_id) => {
+                if client.wait_for(Operation::GetFeedDocument) > MAX_TOKEN_WAIT {
+                    self.counts.waiting_for_tokens = true;
+                    return Ok(false);
+                }
+                let doc = match feeds::get_document(client, doc_id) {
+                    Ok(d) => d,
+                    Err(e) => return self.upload_failed(invoice_id, number, e),
+                };
+                match feeds::download(http, &doc) {
+                    Ok(bytes) => Some(feeds::parse_report(&String::from_utf8_lossy(&bytes))),
+                    Err(e) if e.is_temporary() => {
+                        self.counts.upload_paused = Some(format!("report download failed: {e}"));
+                        return Ok(false);
+                    }
+                    Err(e) => {
+                        let msg = e.to_string();
+                        self.finish_upload(
+                            invoice_id,
+                            number,
+                            false,
+                            &feed.processing_status,
+                            Some(("report_unreadable", &msg)),
+                        )?;
+                        return Ok(true);
+                    }
+                }
+            }
+        };
+        let status = feed.processing_status.as_str();
+        match report {
+            Some(r) if status == "DONE" && r.accepted() => {
+                self.finish_upload(invoice_id, number, true, status, None)?;
+            }
+            Some(r) => {
+                let (code, message) = r
+                    .errors
+                    .first()
+                    .cloned()
+                    .unwrap_or_else(|| (status.to_string(), String::new()));
+                self.finish_upload(invoice_id, number, false, status, Some((&code, &message)))?;
+            }
+            None => {
+                self.finish_upload(
+                    invoice_id,
+                    number,
+                    false,
+                    status,
+                    Some((status, "the feed ended without a processing report")),
+                )?;
+            }
+        }
+        Ok(true)
+    }
+
+    /// The issued PDF: the file on disk when it is intact, else rendered again.
+    fn issued_pdf(&self, issued: &Issued) -> anyhow::Result<Option<Vec<u8>>> {
+        if let Ok(bytes) = std::fs::read(&issued.file_path)
+            && sha256_hex(&bytes) == issued.pdf_sha256
+        {
+            return Ok(Some(bytes));
+        }
+        self.rerender(issued)
+    }
+
+    fn finish(self) -> anyhow::Result<Outcome> {
+        let c = &self.counts;
+        let (pending, queued) = {
+            let store = self.ctx.store(COMMAND)?;
+            let counts: BTreeMap<String, u64> =
+                db::upload_counts(store.conn())?.into_iter().collect();
+            (
+                counts.get("submitted").copied().unwrap_or(0),
+                counts.get("queued").copied().unwrap_or(0),
+            )
+        };
+        let ui = &self.ctx.ui;
+        for (who, reason) in c.problems.iter().take(MAX_WARNINGS) {
+            ui.warn(&format!("{who}: {reason}"));
+        }
+        if c.problems.len() > MAX_WARNINGS {
+            ui.warn(&format!(
+                "… and {} more; see order_issues and the JSON summary",
+                c.problems.len() - MAX_WARNINGS
+            ));
+        }
+        if c.held > 0 {
+            ui.warn(&format!(
+                "{} orders held: our totals differ from Amazon's by more than a cent; check the tax categories in [invoices], or issue with --accept-difference ORDER_ID",
+                c.held
+            ));
+        }
+        if let Some(why) = &c.upload_paused {
+            ui.warn(&format!("upload paused: {why}; the next run continues"));
+        }
+        if !self.ctx.global.json && ui.interactive() {
+            ui.status(&format!(
+                "issued {} invoices and {} credit notes ({} held, {} failed); uploaded {}, accepted {}, rejected {}; {} queued, {} awaiting Amazon",
+                c.issued, c.credit_notes, c.held, c.failed, c.uploaded, c.accepted, c.upload_errors, queued, pending
+            ));
+        }
+        let summary = json!({
+            "command": COMMAND,
+            "issued": c.issued,
+            "credit_notes": c.credit_notes,
+            "held": c.held,
+            "failed": c.failed,
+            "uploaded": c.uploaded,
+            "accepted": c.accepted,
+            "upload_errors": c.upload_errors,
+            "upload_skipped": c.upload_skipped,
+            "upload_queued": queued,
+            "upload_pending": pending,
+            "upload_paused": c.upload_paused,
+            "waiting_for_tokens": c.waiting_for_tokens,
+            "files_repaired": c.files_repaired,
+            "problems": c.problems.iter().take(MAX_LISTED)
+                .map(|(who, reason)| json!({"id": who, "reason": reason}))
+                .collect::<Vec<_>>(),
+        });
+        let needs_person = c.failed + c.held + c.upload_errors;
+        let mut outcome = Outcome::from_failures(needs_person, summary);
+        if needs_person == 0 && c.upload_paused.is_some() {
+            outcome.exit = Exit::Temporary;
+        }
+        Ok(outcome)
+    }
+}
+
+/// The stored document with its customer block, as it was issued; `None` once the
+/// customer block was removed.
+fn full_document(issued: &Issued) -> anyhow::Result<Option<InvoiceDocument>> {
+    let Some(buyer) = &issued.buyer else {
+        return Ok(None);
+    };
+    let doc: InvoiceDocument = serde_json::from_str(&issued.document)
+        .context("a stored invoice document cannot be read")?;
+    let buyer: BuyerBlock =
+        serde_json::from_str(buyer).context("a stored customer block cannot be read")?;
+    Ok(Some(InvoiceDocument {
+        buyer: Some(buyer),
+        ..doc
+    }))
+}
+
+/// The `feedOptions` of a document: the figures printed on it, two decimals.
+pub fn feed_options(doc: &InvoiceDocument) -> BTreeMap<String, String> {
+    let mut o = BTreeMap::new();
+    o.insert("metadata:orderid".to_string(), doc.order_id.clone());
+    o.insert("metadata:invoicenumber".to_string(), doc.number.clone());
+    o.insert(
+        "metadata:documenttype".to_string(),
+        match doc.kind {
+            DocumentKind::Invoice => "Invoice",
+            DocumentKind::CreditNote => "CreditNote",
+        }
+        .to_string(),
+    );
+    o.insert("metadata:totalamount".to_string(), money(doc.total_gross));
+    o.insert("metadata:totalvatamount".to_string(), money(doc.total_vat));
+    if doc.kind == DocumentKind::CreditNote {
+        // Amazon wants the refund's transaction id; fulfil has no refund data (no Finances
+        // API), so the credit note's own number stands in (see docs/invoices.md).
+        o.insert("metadata:transactionid".to_string(), doc.number.clone());
+    }
+    o
+}
+
+fn vat_refusal(e: &vat::VatError) -> Refusal {
+    let reason = match e {
+        vat::VatError::NotEuMember(_) | vat::VatError::Unsupported(_) => "vat_unsupported",
+        vat::VatError::NoRate { .. } | vat::VatError::InvalidRateEntry(_) => "vat_no_rate",
+        vat::VatError::InvalidAmount { .. } => "bad_amount",
+        vat::VatError::InvalidInput(_) | vat::VatError::Allocation { .. } => "vat_invalid_input",
+    };
+    Refusal::new(reason).detail(e.to_string())
+}
+
+/// Makes the invoices directory (0700) and removes temporary files a killed run left.
+fn prepare_dir(dir: &Path) -> anyhow::Result<PathBuf> {
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .with_context(|| format!("cannot create the invoices directory {}", dir.display()))?;
+    let dir = std::fs::canonicalize(dir)?;
+    for entry in std::fs::read_dir(&dir)?.flatten() {
+        if entry.file_name().to_string_lossy().starts_with(TEMP_PREFIX) {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+    Ok(dir)
+}
+
+/// Writes a file readable by its owner only: a temporary file in the same directory,
+/// then a rename, so the path never holds half a PDF. No fsync: a file lost or cut short
+/// by a power failure is written again by the next run's repair phase.
+fn write_private(dir: &Path, path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    let mut tmp = tempfile::Builder::new()
+        .prefix(TEMP_PREFIX)
+        .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o600))
+        .tempfile_in(dir)
+        .with_context(|| format!("cannot write in {}", dir.display()))?;
+    tmp.write_all(bytes)?;
+    failpoint::hit("make-invoices:file-written");
+    tmp.persist(path)
+        .map_err(|e| e.error)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(())
+}
+
+/// Lower-case hex SHA-256.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use std::fmt::Write as _;
+    ring::digest::digest(&ring::digest::SHA256, bytes)
+        .as_ref()
+        .iter()
+        .fold(String::with_capacity(64), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::invoice::rates::TaxCategory;
+    use crate::invoice::vat::{Buyer, Invoice, Line, LineKind, Seller};
+    use proptest::prelude::*;
+    use rust_decimal::Decimal;
+
+    fn arb_line() -> impl Strategy<Value = (LineKind, i64, bool, u32)> {
+        (
+            prop::sample::select(vec![
+                LineKind::Goods,
+                LineKind::Goods,
+                LineKind::Shipping,
+                LineKind::Discount,
+            ]),
+            1i64..200_000,
+            any::<bool>(),
+            0u32..4,
+        )
+    }
+
+    fn arb_invoice() -> impl Strategy<Value = Invoice> {
+        (
+            prop::sample::select(vec!["NL", "DE", "FR", "SE", "PL", "BE", "IT"]),
+            any::<bool>(),
+            prop::sample::select(vec![Currency::Eur, Currency::Sek, Currency::Pln]),
+            prop::collection::vec(arb_line(), 1..7),
+        )
+            .prop_map(|(country, business, currency, raw)| {
+                let mut lines = vec![Line {
+                    kind: LineKind::Goods,
+                    description: "Goods".into(),
+                    sku: None,
+                    quantity: 1,
+                    gross: Decimal::new(1999, 2),
+                    category: TaxCategory::Standard,
+                    belongs_to: None,
+                }];
+                for (kind, cents, books, quantity) in raw {
+                    let gross = match kind {
+                        LineKind::Discount => -Decimal::new(cents.min(999), 2),
+                        _ => Decimal::new(cents, 2),
+                    };
+                    lines.push(Line {
+                        kind,
+                        description: format!("{kind:?}"),
+                        sku: None,
+                        quantity,
+                        gross,
+                        category: if books {
+                            TaxCategory::Books
+                        } else {
+                            TaxCategory::Standard
+                        },
+                        belongs_to: None,
+                    });
+                }
+                Invoice {
+                    seller: Seller {
+                        country: "NL".into(),
+                        vat_id: "NL000099998B57".into(),
+                        oss: true,
+                    },
+                    buyer: Buyer {
+                        country: country.into(),
+                        postal_code: None,
+                        vat_id: business.then(|| "DE123456789".into()),
+                        is_business: business,
+                    },
+                    supply_date: time::macros::date!(2026 - 09 - 15),
+                    currency,
+                    lines,
+                }
+            })
+    }
+
+    fn blocks() -> (SellerBlock, BuyerBlock) {
+        (
+            SellerBlock {
+                legal_name: "Voorbeeld B.V.".into(),
+                address_lines: vec!["Voorbeeldweg 10".into(), "3511AB Utrecht".into()],
+                country: "Netherlands".into(),
+                vat_id: "NL000099998B57".into(),
+                chamber_of_commerce: None,
+                email: "a@b.nl".into(),
+            },
+            BuyerBlock {
+                name: "A. Buyer".into(),
+                company: None,
+                address_lines: vec!["Street 1".into()],
+                country: "Germany".into(),
+                vat_id: None,
+            },
+        )
+    }
+
+    fn document(
+        c: &Computation,
+        number: &str,
+        rate: Option<EurRate>,
+        corrects: Option<OriginalInvoice>,
+    ) -> InvoiceDocument {
+        let (seller, buyer) = blocks();
+        InvoiceDocument::from_computation(
+            c,
+            Issue {
+                number: number.into(),
+                issue_date: time::macros::date!(2026 - 11 - 20),
+                order_id: "028-1234567-1234567".into(),
+                marketplace: "amazon.de".into(),
+                corrects,
+                eur_rate: rate,
+                lang: Lang::En,
+            },
+            seller,
+            buyer,
+        )
+        .expect("document")
+    }
+
+    proptest! {
+        /// Ledger totals = printed totals = uploaded totals, per rate and in EUR; and a
+        /// full credit note is the exact negative of its invoice, also in EUR.
+        #[test]
+        fn ledger_pdf_and_feed_totals_agree(invoice in arb_invoice(), cents in 100i64..3000) {
+            let Ok(c) = compute(&invoice, &RateTable::builtin()) else {
+                return Err(TestCaseError::reject("the engine refuses this one"));
+            };
+            let rate = (c.currency != Currency::Eur).then(|| EurRate {
+                rate: Decimal::new(cents, 2),
+                date: time::macros::date!(2026 - 11 - 20),
+                source: "test".into(),
+            });
+            let doc = document(&c, "INV-2026-000001", rate.clone(), None);
+            let l = ledger::entry(&doc, &c, "A1PA6795UKMFR9", invoice.buyer.is_business);
+            prop_assert_eq!((l.total_net, l.total_vat, l.total_gross), (doc.total_net, doc.total_vat, doc.total_gross));
+            let sum = |f: fn(&ledger::LedgerRate) -> Decimal| l.rates.iter().map(f).sum::<Decimal>();
+            prop_assert_eq!((sum(|r| r.net), sum(|r| r.vat), sum(|r| r.gross)), (l.total_net, l.total_vat, l.total_gross));
+            prop_assert_eq!(l.total_vat_eur, doc.eur_vat.as_ref().map_or(doc.total_vat, |e| e.vat_eur));
+            prop_assert_eq!(l.buyer_vat_id.is_some(), l.reverse_charge);
+            let o = feed_options(&doc);
+            prop_assert_eq!(&o["metadata:totalamount"], &money(l.total_gross));
+            prop_assert_eq!(&o["metadata:totalvatamount"], &money(l.total_vat));
+
+            let cn = credit_note(&c, &Refund::Full).expect("credit note");
+            let cdoc = document(&cn, "CN-2026-000001", rate, Some(OriginalInvoice {
+                number: doc.number.clone(),
+                issue_date: doc.issue_date,
+                reason: None,
+            }));
+            let cl = ledger::entry(&cdoc, &cn, "A1PA6795UKMFR9", invoice.buyer.is_business);
+            prop_assert_eq!((cl.total_gross, cl.total_vat, cl.total_vat_eur, cl.total_net_eur), (-l.total_gross, -l.total_vat, -l.total_vat_eur, -l.total_net_eur));
+            prop_assert_eq!(&feed_options(&cdoc)["metadata:totalamount"], &money(-l.total_gross));
+        }
+    }
+
+    #[test]
+    fn sha256_of_nothing() {
+        assert_eq!(
+            sha256_hex(b""),
+            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+        );
+    }
+
+    #[test]
+    fn a_killed_runs_temporary_files_are_swept() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(".fulfil-tmp-abc"), b"half").unwrap();
+        std::fs::write(dir.path().join("INV-2026-000001.pdf"), b"%PDF").unwrap();
+        let d = prepare_dir(dir.path()).unwrap();
+        let names: Vec<String> = std::fs::read_dir(&d)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(names, vec!["INV-2026-000001.pdf"]);
+        let p = d.join("x.pdf");
+        write_private(&d, &p, b"%PDF-1.7").unwrap();
+        assert_eq!(
+            std::fs::metadata(&p).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+    }
+}

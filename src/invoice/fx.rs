@@ -1,0 +1,143 @@
+//! Euro reference rates for documents in SEK, PLN or GBP (Art. 230: the VAT must also be
+//! shown in EUR), from the endpoint in `invoices.ecb_endpoint`, through the shared HTTP
+//! client. The store caches every answer (`ecb_rates`), so a rate is asked for once.
+//!
+//! The endpoint answers `GET <endpoint>?date=YYYY-MM-DD` with
+//! `{"date": "YYYY-MM-DD", "rates": {"SEK": "11.2345", …}, "source": "…"}` (rates as
+//! strings or numbers, units per EUR); `date` is the publication the rates come from, which
+//! for a weekend or holiday is the last one before it. 404 means nothing is published for
+//! that date yet. The sandbox serves this shape; the ECB itself publishes XML and SDMX, so
+//! a production set-up puts a small proxy (or a mirror of eurofxref) behind this key.
+
+use std::str::FromStr as _;
+
+use rust_decimal::Decimal;
+use time::Date;
+
+use super::ledger::iso;
+
+/// Named on a document when the endpoint does not name its source.
+pub const DEFAULT_SOURCE: &str = "ECB euro reference rate";
+
+/// One rate: units of the currency per EUR, the date it was published for, its source.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Quote {
+    pub rate: Decimal,
+    pub date: Date,
+    pub source: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FxError {
+    #[error("the exchange-rate endpoint could not be reached: {0}")]
+    Network(String),
+    #[error("the exchange-rate endpoint answered HTTP {0}")]
+    Status(u16),
+    #[error("the exchange-rate answer could not be read: {0}")]
+    Malformed(String),
+    #[error("the exchange-rate answer has no {0} rate")]
+    NoRate(String),
+}
+
+/// Reads an answer for `currency`.
+///
+/// # Errors
+/// [`FxError::Malformed`] for an answer of another shape, [`FxError::NoRate`] without a
+/// positive rate for the currency.
+pub fn parse(body: &[u8], currency: &str) -> Result<Quote, FxError> {
+    let v: serde_json::Value = serde_json::from_slice(body)
+        .map_err(|e| FxError::Malformed(crate::spapi::error::json_detail(&e)))?;
+    let fmt = time::macros::format_description!("[year]-[month]-[day]");
+    let date = v["date"]
+        .as_str()
+        .and_then(|d| Date::parse(d.trim(), &fmt).ok())
+        .ok_or_else(|| FxError::Malformed("no date".into()))?;
+    let rate = match &v["rates"][currency] {
+        serde_json::Value::String(s) => Decimal::from_str(s.trim()).ok(),
+        serde_json::Value::Number(n) => Decimal::from_str(&n.to_string()).ok(),
+        _ => None,
+    }
+    .filter(|r| *r > Decimal::ZERO)
+    .ok_or_else(|| FxError::NoRate(currency.to_string()))?;
+    let source = v["source"]
+        .as_str()
+        .map(|s| {
+            s.chars()
+                .filter(|c| !c.is_control())
+                .take(100)
+                .collect::<String>()
+                .trim()
+                .to_string()
+        })
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| DEFAULT_SOURCE.to_string());
+    Ok(Quote {
+        rate: rate.normalize(),
+        date,
+        source,
+    })
+}
+
+/// Asks the endpoint for the rates of `date`; `Ok(None)` when none are published yet.
+///
+/// # Errors
+/// [`FxError`] for transport problems, other statuses and unreadable answers.
+pub fn fetch(
+    http: &reqwest::blocking::Client,
+    endpoint: &str,
+    date: Date,
+    currency: &str,
+) -> Result<Option<Quote>, FxError> {
+    let resp = http
+        .get(endpoint)
+        .query(&[("date", iso(date))])
+        .header("accept", "application/json")
+        .send()
+        .map_err(|e| FxError::Network(crate::spapi::transport_detail(&e)))?;
+    let status = resp.status().as_u16();
+    tracing::debug!(status, date = %iso(date), currency, "exchange rate answer");
+    if status == 404 {
+        return Ok(None);
+    }
+    if !(200..300).contains(&status) {
+        return Err(FxError::Status(status));
+    }
+    let body = resp
+        .bytes()
+        .map_err(|e| FxError::Network(crate::spapi::transport_detail(&e)))?;
+    parse(&body, currency).map(Some)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rust_decimal_macros::dec;
+    use time::macros::date;
+
+    #[test]
+    fn parses_strings_and_numbers_and_names_the_source() {
+        let q = parse(
+            br#"{"date":"2026-11-20","base":"EUR","rates":{"SEK":"11.2340","PLN":4.29},"source":"fulfil sandbox"}"#,
+            "SEK",
+        )
+        .unwrap();
+        assert_eq!(q.rate, dec!(11.234));
+        assert_eq!(q.date, date!(2026 - 11 - 20));
+        assert_eq!(q.source, "fulfil sandbox");
+        let q = parse(br#"{"date":"2026-11-20","rates":{"PLN":4.29}}"#, "PLN").unwrap();
+        assert_eq!(q.rate, dec!(4.29));
+        assert_eq!(q.source, DEFAULT_SOURCE);
+        assert_eq!(
+            parse(br#"{"date":"2026-11-20","rates":{"PLN":"0"}}"#, "PLN").unwrap_err(),
+            FxError::NoRate("PLN".into())
+        );
+        assert!(matches!(
+            parse(b"<xml/>", "SEK"),
+            Err(FxError::Malformed(_))
+        ));
+        assert!(matches!(
+            parse(br#"{"rates":{"SEK":"1"}}"#, "SEK"),
+            Err(FxError::Malformed(_))
+        ));
+    }
+}
