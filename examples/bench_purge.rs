@@ -13,6 +13,9 @@
 
 #![allow(clippy::cast_precision_loss)] // figures for a report
 
+#[path = "common/mod.rs"]
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Instant;
@@ -27,7 +30,7 @@ fn main() -> anyhow::Result<()> {
         .and_then(|s| s.parse().ok())
         .unwrap_or(total)
         .min(total);
-    let bin = fulfil_binary()?;
+    let bin = common::fulfil_binary()?;
     let dir = tempfile::tempdir()?;
     let config = dir.path().join("data/fulfil.toml");
     let ok = Command::new(&bin)
@@ -134,18 +137,4 @@ fn fill(dir: &Path, total: usize, due: usize) -> anyhow::Result<()> {
     }
     store.checkpoint()?;
     Ok(())
-}
-
-fn fulfil_binary() -> anyhow::Result<PathBuf> {
-    let exe = std::env::current_exe()?;
-    let dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .ok_or_else(|| anyhow::anyhow!("cannot locate the target directory"))?;
-    let bin = dir.join("fulfil");
-    anyhow::ensure!(
-        bin.exists(),
-        "build the binary first: cargo build --release"
-    );
-    Ok(bin)
 }
