@@ -11,9 +11,12 @@
 
 #![allow(clippy::cast_precision_loss)] // figures for a report
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+#[path = "common/mod.rs"]
+mod common;
+
+use std::path::Path;
+use std::process::Stdio;
+use std::time::Duration;
 
 use fulfil::sandbox::{Sandbox, SandboxConfig};
 
@@ -21,7 +24,7 @@ fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let n: usize = args.first().and_then(|s| s.parse().ok()).unwrap_or(1_000);
     let scale: f64 = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(20.0);
-    let bin = fulfil_binary()?;
+    let bin = common::fulfil_binary()?;
     for limits in [false, true] {
         let r = run(&bin, n, limits, if limits { scale } else { 1.0 })?;
         let per_s = r.labelled as f64 / r.wall.as_secs_f64();
@@ -70,32 +73,24 @@ fn run(bin: &Path, n: usize, rate_limits: bool, scale: f64) -> anyhow::Result<Fi
         ..SandboxConfig::default()
     })?;
     let config = dir.path().join("data/fulfil.toml");
-    let ok = cmd(bin, &config)
+    let ok = common::cmd(bin, &config)
         .args(["init", "--sandbox", &sandbox.url()])
         .stdout(Stdio::null())
         .status()?
         .success();
     anyhow::ensure!(ok, "init failed");
-    let ok = cmd(bin, &config).arg("sync-orders").status()?.success();
+    let ok = common::cmd(bin, &config)
+        .arg("sync-orders")
+        .status()?
+        .success();
     anyhow::ensure!(ok, "sync failed");
     sandbox.set_rate_limits(rate_limits);
     sandbox.clear_records();
-    let started = Instant::now();
-    let mut child = cmd(bin, &config)
+    let mut child = common::cmd(bin, &config)
         .args(["--json", "make-labels"])
         .stdout(Stdio::piped())
         .spawn()?;
-    let mut peak = 0;
-    loop {
-        if let Some(h) = vm_hwm(child.id()) {
-            peak = peak.max(h);
-        }
-        if child.try_wait()?.is_some() {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    let wall = started.elapsed();
+    let (wall, peak) = common::watch(&mut child)?;
     let out = child.wait_with_output()?;
     let s: serde_json::Value = serde_json::from_slice(&out.stdout)?;
     Ok(Figures {
@@ -109,34 +104,4 @@ fn run(bin: &Path, n: usize, rate_limits: bool, scale: f64) -> anyhow::Result<Fi
             .filter(|r| r["status"] == 429)
             .count(),
     })
-}
-
-fn cmd(bin: &Path, config: &Path) -> Command {
-    let mut c = Command::new(bin);
-    c.env("FULFIL_CONFIG", config)
-        .env("FULFIL_NOW", "2026-11-20T10:00:00Z")
-        .env_remove("FULFIL_LOG");
-    c
-}
-
-fn vm_hwm(pid: u32) -> Option<u64> {
-    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    s.lines()
-        .find(|l| l.starts_with("VmHWM:"))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|v| v.parse().ok())
-}
-
-fn fulfil_binary() -> anyhow::Result<PathBuf> {
-    let exe = std::env::current_exe()?;
-    let dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .ok_or_else(|| anyhow::anyhow!("cannot locate the target directory"))?;
-    let bin = dir.join("fulfil");
-    anyhow::ensure!(
-        bin.exists(),
-        "build the binary first: cargo build --release"
-    );
-    Ok(bin)
 }

@@ -4,12 +4,17 @@
 //! cargo build --release && cargo run --release --example bench_purge -- [DUE] [TOTAL]
 //! ```
 //!
-//! Fills a fresh encrypted store with TOTAL orders (default 100,000), each with items,
-//! personal data and a stored label, DUE of them (default all) past their removal
-//! date, then times `fulfil purge` and reports the database size before and after.
+//! Fills a fresh encrypted store with TOTAL orders (default 100,000) with their items:
+//! DUE of them (default all) hold personal data and a stored label and are past their
+//! removal date; up to 30,000 more hold personal data not yet due (the last month's
+//! orders); the rest were purged long ago, as in a store that has run for years. Then
+//! times `fulfil purge` and reports the database size before and after.
 //! Run `-- 1000 1000000` for the daily case: 1,000 due in a database of a million.
 
 #![allow(clippy::cast_precision_loss)] // figures for a report
+
+#[path = "common/mod.rs"]
+mod common;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -25,7 +30,7 @@ fn main() -> anyhow::Result<()> {
         .and_then(|s| s.parse().ok())
         .unwrap_or(total)
         .min(total);
-    let bin = fulfil_binary()?;
+    let bin = common::fulfil_binary()?;
     let dir = tempfile::tempdir()?;
     let config = dir.path().join("data/fulfil.toml");
     let ok = Command::new(&bin)
@@ -108,6 +113,7 @@ fn fill(dir: &Path, total: usize, due: usize) -> anyhow::Result<()> {
             )?;
             for &n in chunk {
                 let id = format!("028-{:07}-{:07}", n / 10_000_000, n % 10_000_000);
+                let holds_pii = n < due + 30_000;
                 let due_at = if n < due {
                     "2026-12-01T10:00:00Z"
                 } else {
@@ -115,26 +121,20 @@ fn fill(dir: &Path, total: usize, due: usize) -> anyhow::Result<()> {
                 };
                 o.execute(params![id, "2026-11-01T10:00:00Z", due_at])?;
                 i.execute(params![id])?;
-                p.execute(params![id, format!("Naam {n}"), format!("Straat {n}")])?;
-                l.execute(params![id, format!("3SDEVC{n:09}"), label])?;
+                if holds_pii {
+                    p.execute(params![id, format!("Naam {n}"), format!("Straat {n}")])?;
+                    l.execute(params![id, format!("3SDEVC{n:09}"), label])?;
+                } else {
+                    tx.execute(
+                        "UPDATE orders SET pii_purged_at = '2025-01-01T00:00:00Z', has_pii = 0
+                         WHERE order_id = ?1",
+                        [&id],
+                    )?;
+                }
             }
         }
         tx.commit()?;
     }
     store.checkpoint()?;
     Ok(())
-}
-
-fn fulfil_binary() -> anyhow::Result<PathBuf> {
-    let exe = std::env::current_exe()?;
-    let dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .ok_or_else(|| anyhow::anyhow!("cannot locate the target directory"))?;
-    let bin = dir.join("fulfil");
-    anyhow::ensure!(
-        bin.exists(),
-        "build the binary first: cargo build --release"
-    );
-    Ok(bin)
 }

@@ -15,15 +15,17 @@
 
 #![allow(clippy::cast_precision_loss)] // figures for a report
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::time::{Duration, Instant};
+#[path = "common/mod.rs"]
+mod common;
+
+use std::path::Path;
+use std::time::Duration;
 
 use fulfil::sandbox::{Sandbox, SandboxConfig};
 
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let bin = fulfil_binary()?;
+    let bin = common::fulfil_binary()?;
     if args.first().map(String::as_str) == Some("limits") {
         let n = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(5_000);
         let scale = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(200.0);
@@ -90,7 +92,7 @@ fn run_once(bin: &Path, n: usize, rate_limits: bool, scale: f64) -> anyhow::Resu
         ..SandboxConfig::default()
     })?;
     let config = dir.path().join("data/fulfil.toml");
-    let status = cmd(bin, &config)
+    let status = common::cmd(bin, &config)
         .args(["init", "--sandbox", &sandbox.url()])
         .stdout(std::process::Stdio::null())
         .status()?;
@@ -102,23 +104,11 @@ fn run_once(bin: &Path, n: usize, rate_limits: bool, scale: f64) -> anyhow::Resu
         text.replace("[amazon]\n", "[amazon]\nfirst_sync_days = 60\n"),
     )?;
 
-    let started = Instant::now();
-    let mut child = cmd(bin, &config)
+    let mut child = common::cmd(bin, &config)
         .args(["--json", "sync-orders"])
         .stdout(std::process::Stdio::piped())
         .spawn()?;
-    let pid = child.id();
-    let mut peak = 0;
-    loop {
-        if let Some(hwm) = vm_hwm(pid) {
-            peak = peak.max(hwm);
-        }
-        if child.try_wait()?.is_some() {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    let wall = started.elapsed();
+    let (wall, peak) = common::watch(&mut child)?;
     let out = child.wait_with_output()?;
     anyhow::ensure!(out.status.success(), "sync failed: {:?}", out.status);
     let s: serde_json::Value = serde_json::from_slice(&out.stdout)?;
@@ -136,36 +126,4 @@ fn run_once(bin: &Path, n: usize, rate_limits: bool, scale: f64) -> anyhow::Resu
         sandbox_429,
         pages: s["pages"].as_u64().unwrap_or(0),
     })
-}
-
-fn cmd(bin: &Path, config: &Path) -> Command {
-    let mut c = Command::new(bin);
-    c.env("FULFIL_CONFIG", config)
-        .env("FULFIL_NOW", "2026-11-20T10:00:00Z")
-        .env_remove("FULFIL_LOG");
-    c
-}
-
-/// The peak resident set of a running process, from /proc (KiB).
-fn vm_hwm(pid: u32) -> Option<u64> {
-    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    s.lines()
-        .find(|l| l.starts_with("VmHWM:"))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|v| v.parse().ok())
-}
-
-/// The `fulfil` binary next to this example (target/<profile>/fulfil).
-fn fulfil_binary() -> anyhow::Result<PathBuf> {
-    let exe = std::env::current_exe()?;
-    let dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .ok_or_else(|| anyhow::anyhow!("cannot locate the target directory"))?;
-    let bin = dir.join("fulfil");
-    anyhow::ensure!(
-        bin.exists(),
-        "build the binary first: cargo build --release"
-    );
-    Ok(bin)
 }

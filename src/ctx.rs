@@ -111,7 +111,8 @@ impl Ctx {
                 // Overdue personal data goes before anything else happens, so that a
                 // missed cron day never stretches the retention promise.
                 if !matches!(command, "purge" | "forget-order" | "rotate-key") {
-                    let report = crate::retention::purge_due(&mut s, cfg, self.clock.now(), false)?;
+                    let report =
+                        crate::retention::purge_due(&mut s, cfg, self.clock.now(), false, false)?;
                     if report.purged > 0 {
                         tracing::info!(
                             orders = report.purged,

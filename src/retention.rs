@@ -10,7 +10,8 @@
 //! purged: a kill between orders leaves every order either whole or anonymised, never
 //! half. Files written to disk (print files, invoice PDFs) are overwritten, synced and
 //! unlinked, but only inside the configured directories. Then the database is
-//! scrubbed: WAL checkpoint and truncate, VACUUM, truncate again.
+//! scrubbed: WAL checkpoint and truncate, VACUUM (when the file is small or a tenth of
+//! it is free pages, or on request; see `Store::scrub_adaptive`), truncate again.
 
 use std::fs::OpenOptions;
 use std::io::Write as _;
@@ -35,6 +36,7 @@ pub struct Report {
     pub file_bytes: u64,
     pub db_bytes_before: u64,
     pub db_bytes_after: u64,
+    pub vacuumed: bool,
     /// Order ids, for `--dry-run` (ids are not personal data).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub orders: Vec<String>,
@@ -57,10 +59,11 @@ pub fn purge_due(
     cfg: &Config,
     now: time::OffsetDateTime,
     dry_run: bool,
+    force_vacuum: bool,
 ) -> Result<Report, StoreError> {
     let at = rfc3339(now);
     let due = db::due(store.conn(), &at)?;
-    remove(store, cfg, &due, &at, dry_run)
+    remove(store, cfg, &due, &at, dry_run, force_vacuum)
 }
 
 /// Removes one order's personal data now (a data subject's or Amazon's request).
@@ -70,7 +73,14 @@ pub fn forget(
     order_id: &str,
     now: time::OffsetDateTime,
 ) -> Result<Report, StoreError> {
-    remove(store, cfg, &[order_id.to_string()], &rfc3339(now), false)
+    remove(
+        store,
+        cfg,
+        &[order_id.to_string()],
+        &rfc3339(now),
+        false,
+        false,
+    )
 }
 
 fn remove(
@@ -79,6 +89,7 @@ fn remove(
     orders: &[String],
     at: &str,
     dry_run: bool,
+    force_vacuum: bool,
 ) -> Result<Report, StoreError> {
     let mut report = Report {
         due: orders.len() as u64,
@@ -117,8 +128,8 @@ fn remove(
         report.files_removed += 1;
         db::file_removed(store.conn(), &f.path, at)?;
     }
-    if report.purged > 0 || report.files_removed > 0 {
-        store.scrub()?;
+    if report.purged > 0 || report.files_removed > 0 || force_vacuum {
+        report.vacuumed = store.scrub_adaptive(force_vacuum)?;
     }
     report.db_bytes_after = store.size_on_disk();
     Ok(report)

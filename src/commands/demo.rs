@@ -105,6 +105,7 @@ pub fn run(ctx: &Ctx, args: &DemoArgs) -> anyhow::Result<Outcome> {
             &purge::PurgeArgs {
                 dry_run: false,
                 rotate_key: false,
+                vacuum: false,
             },
         )
     })?;

@@ -14,7 +14,8 @@ pub const COMMAND: &str = "purge";
 ///
 /// Names, addresses, phone numbers, VAT ids, stored labels and the print files and
 /// invoice PDFs written for those orders go; the anonymous order, item and tax records
-/// stay. The database is then scrubbed (secure delete, WAL truncated, VACUUM).
+/// stay. The database is then scrubbed (secure delete, WAL truncated, VACUUM when the
+/// file is under 256 MiB or a tenth of it is free pages, or with --vacuum).
 /// Every command does this first on its own; run `purge` from cron to be sure and to
 /// get a report.
 #[derive(Debug, Args)]
@@ -26,6 +27,9 @@ pub struct PurgeArgs {
     /// stale copies of old pages on the disk can no longer be decrypted
     #[arg(long, conflicts_with = "dry_run")]
     pub rotate_key: bool,
+    /// Rebuild the database file (VACUUM) even when it is large and has few free pages
+    #[arg(long, conflicts_with = "dry_run")]
+    pub vacuum: bool,
 }
 
 pub fn run(ctx: &Ctx, args: &PurgeArgs) -> anyhow::Result<Outcome> {
@@ -33,7 +37,7 @@ pub fn run(ctx: &Ctx, args: &PurgeArgs) -> anyhow::Result<Outcome> {
     let now = ctx.clock.now();
     let report = {
         let mut store = ctx.store(COMMAND)?;
-        retention::purge_due(&mut store, cfg, now, args.dry_run)?
+        retention::purge_due(&mut store, cfg, now, args.dry_run, args.vacuum)?
     };
     let rotated = if args.rotate_key {
         rotate_key::rotate(ctx)?;
@@ -88,6 +92,7 @@ pub fn run(ctx: &Ctx, args: &PurgeArgs) -> anyhow::Result<Outcome> {
         "db_bytes_before": report.db_bytes_before,
         "db_bytes_after": report.db_bytes_after,
         "key_rotated": rotated,
+        "vacuumed": report.vacuumed,
         "orders": report.orders,
         "stale_unfulfilled": stale,
     })))
