@@ -173,21 +173,8 @@ impl<'a> Client<'a> {
         self.exchange(&call, |b| models::parse_label_response(b, &barcodes))
     }
 
-    /// Exponential back-off with jitter: between half and all of base·2^(try-1), capped.
     fn backoff(&self, tries: u32) -> Duration {
-        let exp = self
-            .retry
-            .base
-            .saturating_mul(1u32 << tries.saturating_sub(1).min(16))
-            .min(self.retry.cap);
-        // xorshift64: jitter needs no cryptographic quality.
-        let mut x = self.seed.get();
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        self.seed.set(x);
-        let frac = 0.5 + f64::from(u32::try_from(x % 1000).unwrap_or(0)) / 2000.0;
-        exp.mul_f64(frac)
+        self.retry.backoff(tries, &self.seed)
     }
 
     fn pause(&self, d: Duration) {

@@ -46,6 +46,24 @@ pub struct RetryPolicy {
     pub cap: Duration,
 }
 
+impl RetryPolicy {
+    /// Exponential back-off with jitter: between half and all of base·2^(try-1), capped.
+    /// `seed` is the caller's xorshift state (jitter needs no cryptographic quality).
+    pub fn backoff(&self, tries: u32, seed: &Cell<u64>) -> Duration {
+        let exp = self
+            .base
+            .saturating_mul(1u32 << tries.saturating_sub(1).min(16))
+            .min(self.cap);
+        let mut x = seed.get();
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        seed.set(x);
+        let frac = 0.5 + f64::from(u32::try_from(x % 1000).unwrap_or(0)) / 2000.0;
+        exp.mul_f64(frac)
+    }
+}
+
 impl Default for RetryPolicy {
     fn default() -> Self {
         Self {
@@ -177,21 +195,8 @@ impl<'a> Client<'a> {
         }
     }
 
-    /// Exponential back-off with jitter: between half and all of base·2^(try-1), capped.
     fn backoff(&self, tries: u32) -> Duration {
-        let exp = self
-            .retry
-            .base
-            .saturating_mul(1u32 << tries.saturating_sub(1).min(16))
-            .min(self.retry.cap);
-        // xorshift64: jitter needs no cryptographic quality.
-        let mut x = self.seed.get();
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        self.seed.set(x);
-        let frac = 0.5 + f64::from(u32::try_from(x % 1000).unwrap_or(0)) / 2000.0;
-        exp.mul_f64(frac)
+        self.retry.backoff(tries, &self.seed)
     }
 
     fn pause(&self, d: Duration) {
