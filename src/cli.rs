@@ -63,9 +63,21 @@ pub enum Command {
     RotateKey(crate::commands::rotate_key::RotateKeyArgs),
     Sandbox(crate::commands::sandbox::SandboxArgs),
     Demo(crate::commands::demo::DemoArgs),
+    Completions(crate::commands::completions::CompletionsArgs),
+    Man(crate::commands::completions::ManArgs),
 }
 
 impl Command {
+    /// Commands whose stdout is a document (a completion script, a manual page), so
+    /// `--json` must not append a summary to it.
+    pub fn writes_document(&self) -> bool {
+        match self {
+            Command::Completions(_) => true,
+            Command::Man(args) => args.dir.is_none(),
+            _ => false,
+        }
+    }
+
     /// The command's name as recorded in the run history.
     pub fn name(&self) -> &'static str {
         match self {
@@ -82,6 +94,8 @@ impl Command {
             Command::RotateKey(_) => "rotate-key",
             Command::Sandbox(_) => "sandbox",
             Command::Demo(_) => "demo",
+            Command::Completions(_) => "completions",
+            Command::Man(_) => "man",
         }
     }
 }

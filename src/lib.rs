@@ -51,7 +51,7 @@ pub fn run(cli: &cli::Cli) -> Exit {
     };
     match commands::dispatch(&ctx, &cli.command) {
         Ok(outcome) => {
-            if ctx.global.json {
+            if ctx.global.json && !cli.command.writes_document() {
                 ctx.ui.json_out(&outcome.summary);
             }
             let name = if outcome.exit == Exit::Ok {

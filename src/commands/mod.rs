@@ -1,5 +1,6 @@
 //! Dispatch only: one file per command, each with `run(ctx, args) -> Outcome`.
 
+pub mod completions;
 pub mod confirm_shipments;
 pub mod demo;
 pub mod forget_order;
@@ -59,5 +60,7 @@ pub fn dispatch(ctx: &Ctx, command: &Command) -> anyhow::Result<Outcome> {
         Command::RotateKey(args) => rotate_key::run(ctx, args),
         Command::Sandbox(args) => sandbox::run(ctx, args),
         Command::Demo(args) => demo::run(ctx, args),
+        Command::Completions(args) => completions::completions(ctx, args),
+        Command::Man(args) => completions::man(ctx, args),
     }
 }
