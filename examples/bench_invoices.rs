@@ -15,6 +15,8 @@
 
 #![allow(clippy::cast_precision_loss)] // figures for a report
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -32,6 +34,7 @@ use serde_json::Value;
 const NOW: &str = "2026-11-20T10:00:00Z";
 
 fn main() -> anyhow::Result<()> {
+    common::announce("bench_invoices");
     let n: usize = std::env::args()
         .nth(1)
         .and_then(|s| s.parse().ok())

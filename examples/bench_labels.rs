@@ -21,6 +21,7 @@ use std::time::Duration;
 use fulfil::sandbox::{Sandbox, SandboxConfig};
 
 fn main() -> anyhow::Result<()> {
+    common::announce("bench_labels");
     let args: Vec<String> = std::env::args().skip(1).collect();
     let n: usize = args.first().and_then(|s| s.parse().ok()).unwrap_or(1_000);
     let scale: f64 = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(20.0);

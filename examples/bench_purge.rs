@@ -23,6 +23,7 @@ use std::time::Instant;
 use rusqlite::params;
 
 fn main() -> anyhow::Result<()> {
+    common::announce("bench_purge");
     let args: Vec<String> = std::env::args().skip(1).collect();
     let total: usize = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(100_000);
     let due: usize = args

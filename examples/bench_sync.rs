@@ -24,6 +24,7 @@ use std::time::Duration;
 use fulfil::sandbox::{Sandbox, SandboxConfig};
 
 fn main() -> anyhow::Result<()> {
+    common::announce("bench_sync");
     let args: Vec<String> = std::env::args().skip(1).collect();
     let bin = common::fulfil_binary()?;
     if args.first().map(String::as_str) == Some("limits") {

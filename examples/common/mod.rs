@@ -57,3 +57,15 @@ pub fn fulfil_binary() -> anyhow::Result<PathBuf> {
     );
     Ok(bin)
 }
+
+/// Prints the command line that reproduces this benchmark, so every figure in the
+/// output comes with the way to get it again.
+pub fn announce(example: &str) {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let tail = if args.is_empty() {
+        String::new()
+    } else {
+        format!(" -- {}", args.join(" "))
+    };
+    println!("$ cargo run --release --example {example}{tail}");
+}

@@ -42,6 +42,16 @@ pub fn run(ctx: &Ctx, args: &DemoArgs) -> anyhow::Result<Outcome> {
             .context("cannot make a temporary directory")?
             .keep(),
     };
+    if ctx.global.verbose == 0 {
+        // The steps' warnings (orders sent to review) are in the table; without -v they
+        // would only bury it.
+        let quiet = tracing::subscriber::NoSubscriber::default();
+        return tracing::subscriber::with_default(quiet, || demo(ctx, args, dir));
+    }
+    demo(ctx, args, dir)
+}
+
+fn demo(ctx: &Ctx, args: &DemoArgs, dir: PathBuf) -> anyhow::Result<Outcome> {
     let start = ctx.clock.now();
     let sandbox = Sandbox::start(SandboxConfig {
         seed: args.seed,
@@ -57,10 +67,11 @@ pub fn run(ctx: &Ctx, args: &DemoArgs) -> anyhow::Result<Outcome> {
         quiet: true,
         json: true,
     };
-    let clock = Clock::pinned(start);
-    let mut steps: Vec<(&str, Value)> = Vec::new();
+    let mut steps: Vec<(String, &str, Value)> = Vec::new();
 
-    let out = step(&global, &clock, "init", |c| {
+    // Day 0: a seller's first day, from init to invoices.
+    let day0 = Clock::pinned(start);
+    let out = step(&global, &day0, "init", |c| {
         init::run(
             c,
             &init::InitArgs {
@@ -69,37 +80,22 @@ pub fn run(ctx: &Ctx, args: &DemoArgs) -> anyhow::Result<Outcome> {
             },
         )
     })?;
-    steps.push(("init", out));
-    let out = step(&global, &clock, sync_orders::COMMAND, |c| {
-        sync_orders::run(c, &sync_orders::SyncOrdersArgs {})
-    })?;
-    steps.push(("sync-orders", out));
-    let labels_out = dir.join("labels-demo.pdf");
-    let out = step(&global, &clock, make_labels::COMMAND, |c| {
-        make_labels::run(
-            c,
-            &make_labels::MakeLabelsArgs {
-                out: Some(labels_out.clone()),
-                print_command: None,
-                reprint: None,
-                no_confirm: false,
-            },
-        )
-    })?;
-    steps.push(("make-labels", out));
-    let out = step(&global, &clock, make_invoices::COMMAND, |c| {
-        make_invoices::run(
-            c,
-            &make_invoices::MakeInvoicesArgs {
-                no_upload: false,
-                accept_difference: Vec::new(),
-            },
-        )
-    })?;
-    steps.push(("make-invoices", out));
-    // Move the clock past the retention window: the personal data must go.
-    let later = Clock::pinned(start + time::Duration::days(31));
-    let out = step(&global, &later, purge::COMMAND, |c| {
+    steps.push(("day 0".into(), "init", out));
+    let first_print = dir.join("labels-day0.pdf");
+    for (name, out) in working_day(&global, &day0, &first_print)? {
+        steps.push(("day 0".into(), name, out));
+    }
+
+    // Day 31: the first day's orders are past the 30-day window, so their personal data
+    // and files must go; a new day's orders come in and are handled as usual.
+    let later = time::Duration::days(31);
+    sandbox.advance(later);
+    let day31 = Clock::pinned(start + later);
+    let new_orders = (args.orders / 5).max(1);
+    for order in crate::sandbox::generate(new_orders, args.seed.wrapping_add(1), start + later) {
+        sandbox.add_order(order)?;
+    }
+    let out = step(&global, &day31, purge::COMMAND, |c| {
         purge::run(
             c,
             &purge::PurgeArgs {
@@ -109,7 +105,12 @@ pub fn run(ctx: &Ctx, args: &DemoArgs) -> anyhow::Result<Outcome> {
             },
         )
     })?;
-    steps.push(("purge +31 days", out));
+    steps.push(("day 31".into(), "purge", out));
+    let print_file = dir.join("labels-day31.pdf");
+    for (name, out) in working_day(&global, &day31, &print_file)? {
+        steps.push(("day 31".into(), name, out));
+    }
+    let invoices = some_invoices(&dir.join("invoices"), 3);
 
     if !ctx.global.json {
         let ui = &ctx.ui;
@@ -119,21 +120,97 @@ pub fn run(ctx: &Ctx, args: &DemoArgs) -> anyhow::Result<Outcome> {
             dir.display()
         ));
         ui.out("");
-        ui.out(&format!("{:<14} result", "step"));
-        for (name, v) in &steps {
-            ui.out(&format!("{name:<14} {}", describe(name, v)));
+        ui.out(&format!("{:<7} {:<14} result", "when", "step"));
+        for (day, name, v) in &steps {
+            ui.out(&format!("{day:<7} {name:<14} {}", describe(name, v)));
         }
         ui.out("");
+        if print_file.exists() {
+            ui.out(&format!("label print file  {}", print_file.display()));
+        }
+        for path in &invoices {
+            ui.out(&format!("invoice           {}", path.display()));
+        }
         ui.out(&format!(
-            "look around: fulfil --config {} status",
+            "look around:      fulfil --config {} status",
             config.display()
         ));
     }
     Ok(Outcome::ok(json!({
         "dir": dir.display().to_string(),
         "config": config.display().to_string(),
-        "steps": steps.iter().map(|(n, v)| json!({"step": n, "summary": v})).collect::<Vec<_>>(),
+        "print_file": print_file.exists().then(|| print_file.display().to_string()),
+        "invoices": invoices.iter().map(|p| p.display().to_string()).collect::<Vec<_>>(),
+        "steps": steps
+            .iter()
+            .map(|(day, n, v)| json!({"day": day, "step": n, "summary": v}))
+            .collect::<Vec<_>>(),
     })))
+}
+
+/// One day's work: fetch orders, make and confirm labels into `print_file`, invoice.
+fn working_day(
+    global: &GlobalArgs,
+    clock: &Clock,
+    print_file: &std::path::Path,
+) -> anyhow::Result<Vec<(&'static str, Value)>> {
+    let mut out = Vec::new();
+    out.push((
+        "sync-orders",
+        step(global, clock, sync_orders::COMMAND, |c| {
+            sync_orders::run(c, &sync_orders::SyncOrdersArgs {})
+        })?,
+    ));
+    out.push((
+        "make-labels",
+        step(global, clock, make_labels::COMMAND, |c| {
+            make_labels::run(
+                c,
+                &make_labels::MakeLabelsArgs {
+                    out: Some(print_file.to_path_buf()),
+                    print_command: None,
+                    reprint: None,
+                    no_confirm: false,
+                },
+            )
+        })?,
+    ));
+    out.push((
+        "make-invoices",
+        step(global, clock, make_invoices::COMMAND, |c| {
+            make_invoices::run(
+                c,
+                &make_invoices::MakeInvoicesArgs {
+                    no_upload: false,
+                    accept_difference: Vec::new(),
+                },
+            )
+        })?,
+    ));
+    Ok(out)
+}
+
+/// Up to `n` invoice PDFs under `dir` (the newest series first), for the reader to open.
+fn some_invoices(dir: &std::path::Path, n: usize) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.extension().is_some_and(|x| x == "pdf") {
+                found.push(p);
+            }
+        }
+    }
+    found.sort();
+    found.reverse();
+    found.truncate(n);
+    found
 }
 
 /// Runs one command in its own context, records the run and returns its summary.
@@ -169,7 +246,7 @@ fn describe(name: &str, v: &Value) -> String {
             n("confirmed"),
             n("to_review")
         ),
-        "purge +31 days" => format!(
+        "purge" => format!(
             "personal data of {} orders and {} files removed, {} bytes freed",
             n("purged"),
             n("files_removed"),
@@ -184,12 +261,12 @@ fn describe(name: &str, v: &Value) -> String {
             n("calls") + n("token_calls")
         ),
         "make-invoices" => format!(
-            "{} invoices, {} credit notes ({} held, {} failed); {} uploaded to Amazon, {} skipped (BE/IE), {} awaiting the processing report",
+            "{} invoices, {} credit notes, {} to review; {} uploaded to Amazon, {} accepted, {} not for upload (BE/IE), {} awaiting Amazon's report",
             n("issued"),
             n("credit_notes"),
-            n("held"),
-            n("failed"),
+            n("held") + n("failed"),
             n("uploaded"),
+            n("accepted"),
             n("upload_skipped"),
             n("upload_pending")
         ),

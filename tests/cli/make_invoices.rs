@@ -1007,7 +1007,7 @@ fn two_runs_at_once_never_share_a_number() {
 }
 
 #[test]
-fn the_demo_makes_invoices_after_syncing() {
+fn the_demo_runs_two_days_and_purges_the_first() {
     let env = TestEnv::new();
     let dir = env.dir.path().join("demo");
     let r = env.run(&[
@@ -1019,25 +1019,60 @@ fn the_demo_makes_invoices_after_syncing() {
         dir.to_str().unwrap(),
     ]);
     r.assert_code(0);
+    assert!(r.stderr.is_empty(), "{}", r.stderr);
     let s = summary(&r.stdout);
-    let steps: Vec<&str> = s["steps"]
+    let steps: Vec<(String, String)> = s["steps"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|st| st["step"].as_str().unwrap())
+        .map(|st| {
+            (
+                st["day"].as_str().unwrap().to_string(),
+                st["step"].as_str().unwrap().to_string(),
+            )
+        })
         .collect();
-    let at = steps
-        .iter()
-        .position(|s| *s == "make-invoices")
-        .expect("a make-invoices step");
-    assert_eq!(steps[..2], ["init", "sync-orders"]);
-    let inv = &s["steps"][at]["summary"];
-    assert!(inv["issued"].as_u64().unwrap() > 0, "{inv}");
-    assert_eq!(inv["failed"], 0, "{inv}");
-    assert_eq!(inv["held"], 0, "{inv}");
-    // The demo ends with a purge 31 days later: no invoice PDF is left behind.
+    let expected: Vec<(String, String)> = [
+        ("day 0", "init"),
+        ("day 0", "sync-orders"),
+        ("day 0", "make-labels"),
+        ("day 0", "make-invoices"),
+        ("day 31", "purge"),
+        ("day 31", "sync-orders"),
+        ("day 31", "make-labels"),
+        ("day 31", "make-invoices"),
+    ]
+    .iter()
+    .map(|(d, n)| ((*d).to_string(), (*n).to_string()))
+    .collect();
+    assert_eq!(steps, expected);
+    let day0 = &s["steps"][3]["summary"];
+    assert!(day0["issued"].as_u64().unwrap() > 0, "{day0}");
+    assert_eq!(day0["failed"], 0, "{day0}");
+    assert_eq!(day0["held"], 0, "{day0}");
+    // Day 31: the first day's feeds are done by now and their reports read.
+    let day31 = &s["steps"][7]["summary"];
+    assert_eq!(day31["accepted"], day0["uploaded"], "{day31}");
+    let purge = &s["steps"][4]["summary"];
+    assert!(purge["purged"].as_u64().unwrap() > 0, "{purge}");
+
+    // The first day's print file and invoices went with the purge; the second day's
+    // are there to open, and the summary names them.
+    assert!(!dir.join("labels-day0.pdf").exists());
+    let print_file = s["print_file"].as_str().expect("a print file");
+    assert!(print_file.ends_with("labels-day31.pdf"));
+    assert!(std::fs::read(print_file).unwrap().starts_with(b"%PDF"));
     let left = std::fs::read_dir(dir.join("invoices")).map_or(0, Iterator::count);
-    assert_eq!(left, 0);
+    assert_eq!(left as u64, day31["issued"].as_u64().unwrap());
+    let shown = s["invoices"].as_array().unwrap();
+    assert_eq!(shown.len(), 3.min(left));
+    for p in shown {
+        assert!(
+            std::fs::read(p.as_str().unwrap())
+                .unwrap()
+                .starts_with(b"%PDF")
+        );
+    }
 }
 
 #[test]
