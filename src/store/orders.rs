@@ -150,21 +150,20 @@ pub struct Existing {
 
 pub fn existing(conn: &Connection, order_id: &str) -> Result<Option<Existing>, StoreError> {
     Ok(conn
-        .query_row(
+        .prepare_cached(
             "SELECT stage, amazon_updated_at, fulfilled_at, cancelled_at, pii_purged_at
              FROM orders WHERE order_id = ?1",
-            [order_id],
-            |r| {
-                let stage: String = r.get(0)?;
-                Ok(Existing {
-                    stage: Stage::parse(&stage).unwrap_or(Stage::Review),
-                    amazon_updated_at: r.get(1)?,
-                    fulfilled_at: r.get(2)?,
-                    cancelled_at: r.get(3)?,
-                    pii_purged_at: r.get(4)?,
-                })
-            },
-        )
+        )?
+        .query_row([order_id], |r| {
+            let stage: String = r.get(0)?;
+            Ok(Existing {
+                stage: Stage::parse(&stage).unwrap_or(Stage::Review),
+                amazon_updated_at: r.get(1)?,
+                fulfilled_at: r.get(2)?,
+                cancelled_at: r.get(3)?,
+                pii_purged_at: r.get(4)?,
+            })
+        })
         .optional()?)
 }
 
@@ -189,7 +188,7 @@ pub fn upsert(
     now: &str,
 ) -> Result<(), StoreError> {
     let programs = serde_json::to_string(&order.programs).unwrap_or_else(|_| "[]".into());
-    tx.execute(
+    tx.prepare_cached(
         "INSERT INTO orders(order_id, marketplace_id, fulfilled_by, amazon_status, stage,
             service_level, programs, is_business, created_at, amazon_updated_at,
             ship_by_earliest, ship_by_latest, currency, grand_total, destination_country,
@@ -206,7 +205,8 @@ pub fn upsert(
             destination_country = excluded.destination_country,
             fulfilled_at = excluded.fulfilled_at, cancelled_at = excluded.cancelled_at,
             pii_due_at = excluded.pii_due_at, synced_at = excluded.synced_at",
-        params![
+    )?
+    .execute(params![
             order.order_id,
             order.marketplace_id,
             order.fulfilled_by,
@@ -226,12 +226,9 @@ pub fn upsert(
             decided.cancelled_at,
             decided.pii_due_at,
             now,
-        ],
-    )?;
-    tx.execute(
-        "DELETE FROM order_items WHERE order_id = ?1",
-        [&order.order_id],
-    )?;
+        ])?;
+    tx.prepare_cached("DELETE FROM order_items WHERE order_id = ?1")?
+        .execute([&order.order_id])?;
     let mut ins = tx.prepare_cached(
         "INSERT INTO order_items(order_id, order_item_id, seller_sku, asin, title, quantity,
             quantity_shipped, unit_price, currency, item_amount, shipping_amount, gift_wrap_amount,
@@ -278,16 +275,16 @@ pub fn upsert(
     if let Some(pii) = &decided.pii {
         put_pii(tx, &order.order_id, pii)?;
     }
-    tx.execute(
+    tx.prepare_cached(
         "UPDATE orders SET has_pii = EXISTS(SELECT 1 FROM order_pii WHERE order_id = ?1)
          WHERE order_id = ?1",
-        [&order.order_id],
-    )?;
+    )?
+    .execute([&order.order_id])?;
     Ok(())
 }
 
 fn put_pii(tx: &Transaction<'_>, order_id: &str, p: &PiiRow) -> Result<(), StoreError> {
-    tx.execute(
+    tx.prepare_cached(
         "INSERT INTO order_pii(order_id, buyer_name, buyer_company, buyer_vat_id, buyer_vat_country,
             recipient_name, recipient_company, address_line1, address_line2, address_line3, city,
             district, state_region, postal_code, country_code, phone, address_type)
@@ -300,7 +297,8 @@ fn put_pii(tx: &Transaction<'_>, order_id: &str, p: &PiiRow) -> Result<(), Store
             city = excluded.city, district = excluded.district, state_region = excluded.state_region,
             postal_code = excluded.postal_code, country_code = excluded.country_code,
             phone = excluded.phone, address_type = excluded.address_type",
-        params![
+    )?
+    .execute(params![
             order_id,
             p.buyer_name,
             p.buyer_company,
@@ -318,8 +316,7 @@ fn put_pii(tx: &Transaction<'_>, order_id: &str, p: &PiiRow) -> Result<(), Store
             p.country_code,
             p.phone,
             p.address_type,
-        ],
-    )?;
+        ])?;
     Ok(())
 }
 
@@ -364,12 +361,12 @@ pub fn record_issue(
     detail: Option<&str>,
     at: &str,
 ) -> Result<(), StoreError> {
-    conn.execute(
+    conn.prepare_cached(
         "INSERT INTO order_issues(order_id, command, reason, detail, at) VALUES (?1, ?2, ?3, ?4, ?5)
          ON CONFLICT(order_id, command) DO UPDATE SET reason = excluded.reason,
             detail = excluded.detail, at = excluded.at",
-        params![order_id, command, reason, detail, at],
-    )?;
+    )?
+    .execute(params![order_id, command, reason, detail, at])?;
     Ok(())
 }
 
