@@ -1160,6 +1160,27 @@ mod tests {
     }
 
     #[test]
+    fn doctor_loads_a_plain_http_endpoint_that_commands_refuse() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("fulfil.toml");
+        std::fs::write(
+            &path,
+            "[invoices]\necb_endpoint = \"http://rates.example.com\"\n",
+        )
+        .unwrap();
+        let e = Config::load(&path).unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("invoices.ecb_endpoint"));
+        let c = Config::load_without_endpoint_check(&path).unwrap();
+        assert!(
+            c.endpoints()
+                .contains(&("invoices.ecb_endpoint", "http://rates.example.com".into()))
+        );
+        // Other values are still checked.
+        std::fs::write(&path, "[retention]\nfulfilled_days = 40\n").unwrap();
+        assert!(Config::load_without_endpoint_check(&path).is_err());
+    }
+
+    #[test]
     fn secrets_do_not_print() {
         let c = parse("[amazon]\nclient_secret = \"amzn-super-secret\"\n", &[]).unwrap();
         let dbg = format!("{c:?}");

@@ -167,56 +167,36 @@ pub fn run_checks(ctx: &Ctx, online: bool) -> Vec<Check> {
     let no_config = "the config did not load";
     let me = rustix::process::geteuid().as_raw();
 
-    let key = match &cfg {
-        Some(cfg) => {
-            let (check, key) = check_secrets(cfg);
-            out.push(check);
-            key
-        }
-        None => {
-            out.push(Check::skip("secrets", no_config));
-            None
-        }
+    let key = if let Some(cfg) = &cfg {
+        let (check, key) = check_secrets(cfg);
+        out.push(check);
+        key
+    } else {
+        out.push(Check::skip("secrets", no_config));
+        None
     };
     out.push(check_not_root(me));
-    match &cfg {
-        Some(cfg) => {
-            out.push(check_key_file(cfg, me));
-            out.push(check_private("data-dir", &cfg.data_dir(), Kind::Dir, me, false));
-            out.push(check_private(
-                "db-file",
-                &cfg.database_path(),
-                Kind::File,
-                me,
-                false,
-            ));
-            out.push(check_private(
-                "labels-dir",
-                &cfg.labels_dir(),
-                Kind::Dir,
-                me,
-                true,
-            ));
-            out.push(check_private(
-                "invoices-dir",
-                &cfg.invoices_dir(),
-                Kind::Dir,
-                me,
-                true,
-            ));
-            out.push(check_cloud(cfg));
+    if let Some(cfg) = &cfg {
+        out.push(check_key_file(cfg, me));
+        for (name, path, kind, lazy) in [
+            ("data-dir", cfg.data_dir(), Kind::Dir, false),
+            ("db-file", cfg.database_path(), Kind::File, false),
+            ("labels-dir", cfg.labels_dir(), Kind::Dir, true),
+            ("invoices-dir", cfg.invoices_dir(), Kind::Dir, true),
+        ] {
+            out.push(check_private(name, &path, kind, me, lazy));
         }
-        None => {
-            for name in [
-                "key-file",
-                "data-dir",
-                "db-file",
-                "labels-dir",
-                "invoices-dir",
-                "cloud-sync",
-            ] {
-                out.push(Check::skip(name, no_config));
-            }
+        out.push(check_cloud(cfg));
+    } else {
+        for name in [
+            "key-file",
+            "data-dir",
+            "db-file",
+            "labels-dir",
+            "invoices-dir",
+            "cloud-sync",
+        ] {
+            out.push(Check::skip(name, no_config));
         }
     }
     out.push(check_sqlcipher());
@@ -239,15 +219,12 @@ pub fn run_checks(ctx: &Ctx, online: bool) -> Vec<Check> {
         Some(s) => check_integrity(s),
         None => Check::skip("integrity", "the database did not open"),
     });
-    match &cfg {
-        Some(cfg) => {
-            out.push(check_endpoints(cfg, online));
-            out.push(check_secret_age(cfg, ctx.clock.now().date()));
-        }
-        None => {
-            out.push(Check::skip("endpoints", no_config));
-            out.push(Check::skip("secret-age", no_config));
-        }
+    if let Some(cfg) = &cfg {
+        out.push(check_endpoints(cfg, online));
+        out.push(check_secret_age(cfg, ctx.clock.now().date()));
+    } else {
+        out.push(Check::skip("endpoints", no_config));
+        out.push(Check::skip("secret-age", no_config));
     }
     out.push(match &store {
         Some(s) => check_overdue(s, ctx.clock.now()),
