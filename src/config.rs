@@ -887,7 +887,10 @@ impl Config {
             ("amazon.endpoint", self.amazon.endpoint.as_deref()),
             ("amazon.lwa_endpoint", self.amazon.lwa_endpoint.as_deref()),
             ("postnl.endpoint", self.postnl.endpoint.as_deref()),
-            ("invoices.ecb_endpoint", self.invoices.ecb_endpoint.as_deref()),
+            (
+                "invoices.ecb_endpoint",
+                self.invoices.ecb_endpoint.as_deref(),
+            ),
         ] {
             if let Some(u) = url {
                 crate::http::check_endpoint(u).map_err(|e| {

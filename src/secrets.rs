@@ -197,7 +197,10 @@ mod tests {
         let today = date!(2026 - 11 - 20);
         let back = |d: i64| Some(today - time::Duration::days(d));
         assert_eq!(SecretAge::of(None, today), SecretAge::NotRecorded);
-        assert_eq!(SecretAge::of(back(149), today), SecretAge::Fresh { age: 149 });
+        assert_eq!(
+            SecretAge::of(back(149), today),
+            SecretAge::Fresh { age: 149 }
+        );
         assert_eq!(
             SecretAge::of(back(150), today),
             SecretAge::Expiring {
@@ -212,7 +215,10 @@ mod tests {
                 days_left: 1
             }
         );
-        assert_eq!(SecretAge::of(back(180), today), SecretAge::Expired { age: 180 });
+        assert_eq!(
+            SecretAge::of(back(180), today),
+            SecretAge::Expired { age: 180 }
+        );
         assert!(SecretAge::of(back(10), today).warning().is_none());
         assert!(
             SecretAge::of(back(200), today)

@@ -152,7 +152,7 @@ pub fn run_checks(ctx: &Ctx, online: bool) -> Vec<Check> {
     let mut out = Vec::new();
     let cfg = match Config::load_without_endpoint_check(ctx.config_path()) {
         Ok(cfg) => {
-            out.push(Check::ok("config", format!("{} parses", cfg.path.display())));
+            out.push(check_config_file(&cfg));
             Some(cfg)
         }
         Err(e) => {
@@ -234,6 +234,59 @@ pub fn run_checks(ctx: &Ctx, online: bool) -> Vec<Check> {
         Some(cfg) => check_disk_space(cfg),
         None => Check::skip("disk-space", no_config),
     });
+    out
+}
+
+/// The config parsed; if it holds a secret itself, it must be as private as a key file.
+fn check_config_file(cfg: &Config) -> Check {
+    const NAME: &str = "config";
+    let path = &cfg.path;
+    let inline = inline_secrets(path);
+    if inline.is_empty() {
+        return Check::ok(NAME, format!("{} parses", path.display()));
+    }
+    let me = rustix::process::geteuid().as_raw();
+    let c = check_private(NAME, path, Kind::File, me, false);
+    if c.status == Status::Ok {
+        return Check::ok(
+            NAME,
+            format!(
+                "{} parses; it holds {} itself and is private",
+                path.display(),
+                inline.join(", ")
+            ),
+        );
+    }
+    Check {
+        detail: format!("{} (it holds {})", c.detail, inline.join(", ")),
+        ..c
+    }
+}
+
+/// The secrets written into the config file itself (not the `_file` or `_command`
+/// forms, and not those from the environment).
+fn inline_secrets(path: &Path) -> Vec<String> {
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return Vec::new();
+    };
+    let Ok(table) = toml::from_str::<toml::Table>(&text) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for (section, keys) in [
+        (
+            "amazon",
+            &["client_id", "client_secret", "refresh_token"][..],
+        ),
+        ("postnl", &["api_key"][..]),
+        ("store", &["key"][..]),
+    ] {
+        for key in keys {
+            if table.get(section).and_then(|t| t.get(*key)).is_some() {
+                out.push(format!("{section}.{key}"));
+            }
+        }
+    }
     out
 }
 
@@ -349,7 +402,10 @@ fn check_key_file(cfg: &Config, me: u32) -> Check {
         }
         return c;
     }
-    Check::ok("key-file", "no key file: store.key comes from store.key_command")
+    Check::ok(
+        "key-file",
+        "no key file: store.key comes from store.key_command",
+    )
 }
 
 /// Owned by this user and closed to everyone else (0600 for files, 0700 for directories).
@@ -395,10 +451,7 @@ fn check_private(name: &'static str, path: &Path, kind: Kind, me: u32, lazy: boo
                 path.display(),
                 meta.uid()
             ),
-            format!(
-                "run fulfil as its owner, or: chown {me} {}",
-                path.display()
-            ),
+            format!("run fulfil as its owner, or: chown {me} {}", path.display()),
         );
     }
     if mode & 0o077 != 0 {
@@ -676,9 +729,7 @@ fn check_secret_age(cfg: &Config, today: time::Date) -> Check {
         ),
         SecretAge::Expiring { age, days_left } => Check::warn(
             NAME,
-            format!(
-                "LWA client secret rotated {on} ({age} days ago): expires in {days_left} days"
-            ),
+            format!("LWA client secret rotated {on} ({age} days ago): expires in {days_left} days"),
             rotate,
         ),
         SecretAge::Expired { age } => Check::fail(
@@ -700,7 +751,11 @@ fn check_overdue(s: &Store, now: time::OffsetDateTime) -> Check {
     let overdue = match store::purge::overdue_count(s.conn(), &at) {
         Ok(n) => n,
         Err(e) => {
-            return Check::fail(NAME, format!("cannot count: {e}"), "see the integrity check");
+            return Check::fail(
+                NAME,
+                format!("cannot count: {e}"),
+                "see the integrity check",
+            );
         }
     };
     if overdue > 0 {
@@ -720,7 +775,11 @@ fn check_overdue(s: &Store, now: time::OffsetDateTime) -> Check {
             ),
             "ship or cancel them, or remove their data with `fulfil forget-order ORDER`",
         ),
-        Err(e) => Check::fail(NAME, format!("cannot count: {e}"), "see the integrity check"),
+        Err(e) => Check::fail(
+            NAME,
+            format!("cannot count: {e}"),
+            "see the integrity check",
+        ),
     }
 }
 

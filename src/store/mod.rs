@@ -416,7 +416,9 @@ impl Store {
     /// The problems `PRAGMA integrity_check` finds (at most `max`); empty when sound.
     /// The messages name pages, tables and indexes, never row contents.
     pub fn integrity_problems(&self, max: u32) -> Result<Vec<String>, StoreError> {
-        let mut stmt = self.conn.prepare(&format!("PRAGMA integrity_check({max})"))?;
+        let mut stmt = self
+            .conn
+            .prepare(&format!("PRAGMA integrity_check({max})"))?;
         let rows = stmt
             .query_map([], |r| r.get::<_, String>(0))?
             .collect::<Result<Vec<_>, _>>()?;

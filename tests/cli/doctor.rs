@@ -129,7 +129,11 @@ fn days_before_now(env: &TestEnv, days: i64) -> String {
 /// A sandbox setup with a recent secret rotation: nothing to warn about.
 fn healthy(orders: usize) -> TestEnv {
     let env = TestEnv::sandboxed(orders);
-    env.add_config("amazon", "client_secret_rotated", &days_before_now(&env, 10));
+    env.add_config(
+        "amazon",
+        "client_secret_rotated",
+        &days_before_now(&env, 10),
+    );
     env
 }
 
@@ -248,6 +252,57 @@ fn a_data_directory_owned_by_another_user_fails() {
 }
 
 #[test]
+fn as_root_on_a_users_data_it_leaves_no_file_of_roots_behind() {
+    let env = healthy(3);
+    env.run(&["sync-orders"]).assert_code(0);
+    chown_tree(env.dir.path(), NOBODY);
+    let r = run_root(&env, &["doctor"]);
+    r.assert_code(1);
+    assert_statuses(
+        &r,
+        &[
+            ("not-root", "fail"),
+            ("key-file", "fail"),
+            ("data-dir", "fail"),
+            ("db-file", "fail"),
+            ("config", "fail"),
+            ("database", "skip"),
+            ("integrity", "skip"),
+            ("overdue-pii", "skip"),
+        ],
+    );
+    assert!(
+        line(&r, "database")
+            .1
+            .contains("belongs to uid 65534: not opened as uid 0")
+    );
+    for f in crate::common::files_under(&env.data()) {
+        use std::os::unix::fs::MetadataExt as _;
+        let uid = std::fs::metadata(&f).unwrap().uid();
+        assert_eq!(uid, NOBODY, "{} belongs to uid {uid}", f.display());
+    }
+}
+
+#[test]
+fn a_config_holding_secrets_must_be_private() {
+    let env = healthy(0);
+    chown_tree(env.dir.path(), NOBODY);
+    std::fs::set_permissions(env.config(), std::fs::Permissions::from_mode(0o640)).unwrap();
+    let r = run_unprivileged(&env, &["doctor"]);
+    r.assert_code(1);
+    assert_statuses(&r, &[("config", "fail")]);
+    let detail = line(&r, "config").1;
+    assert!(detail.contains("mode 0640"), "{detail}");
+    assert!(
+        detail.contains(
+            "it holds amazon.client_id, amazon.client_secret, amazon.refresh_token, postnl.api_key"
+        ),
+        "{detail}"
+    );
+    assert!(hint(&r, "config").starts_with("run: chmod 600"));
+}
+
+#[test]
 fn a_data_directory_inside_dropbox_fails_also_through_a_symlink() {
     let env = TestEnv::new();
     let synced = env.dir.path().join("Dropbox (Personal)").join("fulfil");
@@ -322,7 +377,9 @@ fn online_reaches_the_sandbox_and_fails_on_a_dead_or_non_tls_endpoint() {
     let (status, detail) = line(&r, "endpoints");
     assert_eq!(status, "fail");
     assert!(
-        detail.contains(&format!("postnl.endpoint: TLS handshake with 127.0.0.1:{port} failed")),
+        detail.contains(&format!(
+            "postnl.endpoint: TLS handshake with 127.0.0.1:{port} failed"
+        )),
         "{detail}"
     );
     assert!(
@@ -344,7 +401,11 @@ fn the_lwa_secret_age_warns_from_day_150_and_fails_from_day_180() {
     assert_statuses(&r, &[("secret-age", "warn")]);
     assert!(hint(&r, "secret-age").contains("amazon.client_secret_rotated"));
 
-    env.add_config("amazon", "client_secret_rotated", &days_before_now(&env, 160));
+    env.add_config(
+        "amazon",
+        "client_secret_rotated",
+        &days_before_now(&env, 160),
+    );
     let r = run_unprivileged(&env, &["doctor"]);
     r.assert_code(0);
     assert_statuses(&r, &[("secret-age", "warn")]);
@@ -421,8 +482,8 @@ fn a_corrupted_page_fails_the_integrity_check() {
     std::fs::write(env.db(), &bytes).unwrap();
     // The control: SQLCipher itself sees the broken page.
     {
-        let s = fulfil::store::Store::open(&env.db(), &env.key(), fulfil::store::Mode::Read)
-            .unwrap();
+        let s =
+            fulfil::store::Store::open(&env.db(), &env.key(), fulfil::store::Mode::Read).unwrap();
         let bad = s.cipher_integrity_problems().unwrap();
         assert_eq!(bad.len(), 1, "{bad:?}");
     }
