@@ -59,14 +59,48 @@ fn run_unprivileged(env: &TestEnv, args: &[&str]) -> Run {
     run_as_nobody(env, args)
 }
 
+/// True when every directory above `path` lets other users pass.
+fn reachable_by_others(path: &Path) -> bool {
+    path.ancestors()
+        .skip(1)
+        .all(|d| std::fs::metadata(d).is_ok_and(|m| m.permissions().mode() & 0o001 != 0))
+}
+
+/// The binary, where `nobody` may run it: in place when the path allows it, else a
+/// copy made once per test process (a checkout under /root is closed to others).
+fn binary_for_nobody() -> &'static Path {
+    static BIN: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
+    BIN.get_or_init(|| {
+        let bin = Path::new(env!("CARGO_BIN_EXE_fulfil"));
+        if reachable_by_others(bin) {
+            return bin.to_path_buf();
+        }
+        let dir = tempfile::Builder::new()
+            .prefix("fulfil-bin")
+            .tempdir()
+            .unwrap()
+            .keep();
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let copy = dir.join("fulfil");
+        std::fs::copy(bin, &copy).unwrap();
+        std::fs::set_permissions(&copy, std::fs::Permissions::from_mode(0o755)).unwrap();
+        copy
+    })
+}
+
 /// Runs fulfil as `nobody`, leaving the owners as they are.
 fn run_as_nobody(env: &TestEnv, args: &[&str]) -> Run {
+    assert!(
+        reachable_by_others(env.dir.path()),
+        "{} must be reachable by other users (set TMPDIR to a directory such as /tmp)",
+        env.dir.path().display()
+    );
     let inner = env.command(args);
     let mut cmd = Command::new("setpriv");
     cmd.arg(format!("--reuid={NOBODY}"))
         .arg(format!("--regid={NOBODY}"))
         .arg("--clear-groups")
-        .arg(inner.get_program())
+        .arg(binary_for_nobody())
         .args(inner.get_args())
         .env_clear()
         .envs(inner.get_envs().filter_map(|(k, v)| v.map(|v| (k, v))));
