@@ -52,6 +52,7 @@ pub struct GlobalArgs {
 pub enum Command {
     Init(crate::commands::init::InitArgs),
     Status(crate::commands::status::StatusArgs),
+    Doctor(crate::commands::doctor::DoctorArgs),
     SyncOrders(crate::commands::sync_orders::SyncOrdersArgs),
     MakeInvoices(crate::commands::make_invoices::MakeInvoicesArgs),
     TaxReport(crate::commands::tax_report::TaxReportArgs),
@@ -83,6 +84,7 @@ impl Command {
         match self {
             Command::Init(_) => "init",
             Command::Status(_) => "status",
+            Command::Doctor(_) => "doctor",
             Command::SyncOrders(_) => crate::commands::sync_orders::COMMAND,
             Command::MakeInvoices(_) => crate::commands::make_invoices::COMMAND,
             Command::TaxReport(_) => "tax-report",

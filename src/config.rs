@@ -688,12 +688,6 @@ impl InvoicesSection {
             ConfigError::new(src, Some("invoices.extra_rates"), e)
                 .with_hint("a row reads { country = \"IT\", category = \"reduced\", rate = 10, valid_from = 2021-07-01 }")
         })?;
-        if let Some(u) = &self.ecb_endpoint {
-            crate::http::check_endpoint(u).map_err(|e| {
-                ConfigError::new(src, Some("invoices.ecb_endpoint"), e.to_string())
-                    .with_hint("use https, or http only for a sandbox on this machine")
-            })?;
-        }
         Ok(())
     }
 }
@@ -746,6 +740,22 @@ pub fn default_path() -> PathBuf {
 impl Config {
     /// Reads the file, applies the environment, checks the values.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let cfg = Self::load_parts(path)?;
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    /// Like [`Config::load`], but leaves the endpoints' transport rule to the caller
+    /// (`fulfil doctor` reports a plain-http endpoint as its own check instead of
+    /// refusing the whole file). Commands that connect must use [`Config::load`].
+    pub fn load_without_endpoint_check(path: &Path) -> Result<Config, ConfigError> {
+        let cfg = Self::load_parts(path)?;
+        cfg.validate_values()?;
+        Ok(cfg)
+    }
+
+    /// Reads the file and applies the environment, without checking the values.
+    fn load_parts(path: &Path) -> Result<Config, ConfigError> {
         let src = path.display().to_string();
         let text = std::fs::read_to_string(path).map_err(|e| {
             let err = ConfigError::new(&src, None, format!("cannot read the config file: {e}"));
@@ -758,11 +768,21 @@ impl Config {
         let env: BTreeMap<String, String> = std::env::vars()
             .filter(|(k, _)| k.starts_with("FULFIL_"))
             .collect();
-        Self::from_parts(path, &text, &env)
+        Self::parse_parts(path, &text, &env)
     }
 
     /// Parses text plus overrides; separate from `load` so tests need no process env.
     pub fn from_parts(
+        path: &Path,
+        text: &str,
+        env: &BTreeMap<String, String>,
+    ) -> Result<Config, ConfigError> {
+        let cfg = Self::parse_parts(path, text, env)?;
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    fn parse_parts(
         path: &Path,
         text: &str,
         env: &BTreeMap<String, String>,
@@ -787,11 +807,16 @@ impl Config {
             err
         })?;
         cfg.path = path.to_path_buf();
-        cfg.validate()?;
         Ok(cfg)
     }
 
     fn validate(&self) -> Result<(), ConfigError> {
+        self.validate_values()?;
+        self.check_endpoints()
+    }
+
+    /// Everything `validate` checks except the endpoints' transport rule.
+    fn validate_values(&self) -> Result<(), ConfigError> {
         let src = self.path.display().to_string();
         if self.retention.fulfilled_days > 30 {
             return Err(ConfigError::new(
@@ -852,10 +877,20 @@ impl Config {
             ));
         }
         self.invoices.check(&src)?;
+        Ok(())
+    }
+
+    /// The transport rule for every endpoint the file or environment sets.
+    fn check_endpoints(&self) -> Result<(), ConfigError> {
+        let src = self.path.display().to_string();
         for (key, url) in [
             ("amazon.endpoint", self.amazon.endpoint.as_deref()),
             ("amazon.lwa_endpoint", self.amazon.lwa_endpoint.as_deref()),
             ("postnl.endpoint", self.postnl.endpoint.as_deref()),
+            (
+                "invoices.ecb_endpoint",
+                self.invoices.ecb_endpoint.as_deref(),
+            ),
         ] {
             if let Some(u) = url {
                 crate::http::check_endpoint(u).map_err(|e| {
@@ -865,6 +900,19 @@ impl Config {
             }
         }
         Ok(())
+    }
+
+    /// Every endpoint fulfil would contact, by config key, defaults included.
+    pub fn endpoints(&self) -> Vec<(&'static str, String)> {
+        let mut out = vec![
+            ("amazon.endpoint", self.amazon.sp_endpoint()),
+            ("amazon.lwa_endpoint", self.amazon.lwa_url()),
+            ("postnl.endpoint", self.postnl.base_url()),
+        ];
+        if let Some(u) = &self.invoices.ecb_endpoint {
+            out.push(("invoices.ecb_endpoint", u.clone()));
+        }
+        out
     }
 
     /// The directory relative paths are taken from.
@@ -1112,6 +1160,27 @@ mod tests {
         assert!(parse("[amazon]\nendpoint = \"http://127.0.0.1:8080\"\n", &[]).is_ok());
         let e = parse("[amazon]\nendpoint = \"http://example.com\"\n", &[]).unwrap_err();
         assert_eq!(e.key.as_deref(), Some("amazon.endpoint"));
+    }
+
+    #[test]
+    fn doctor_loads_a_plain_http_endpoint_that_commands_refuse() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("fulfil.toml");
+        std::fs::write(
+            &path,
+            "[invoices]\necb_endpoint = \"http://rates.example.com\"\n",
+        )
+        .unwrap();
+        let e = Config::load(&path).unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("invoices.ecb_endpoint"));
+        let c = Config::load_without_endpoint_check(&path).unwrap();
+        assert!(
+            c.endpoints()
+                .contains(&("invoices.ecb_endpoint", "http://rates.example.com".into()))
+        );
+        // Other values are still checked.
+        std::fs::write(&path, "[retention]\nfulfilled_days = 40\n").unwrap();
+        assert!(Config::load_without_endpoint_check(&path).is_err());
     }
 
     #[test]

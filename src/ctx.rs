@@ -195,18 +195,12 @@ impl Ctx {
     /// Warns from day 150 after the LWA client secret was rotated (it expires at 180).
     pub fn warn_secret_age(&self) -> anyhow::Result<()> {
         let cfg = self.config()?;
-        if let Some(rotated) = cfg.amazon.client_secret_rotated_on() {
-            let age = (self.clock.now().date() - rotated).whole_days();
-            if age >= 180 {
-                self.ui.warn(&format!(
-                    "the LWA client secret was rotated {age} days ago; Amazon expires it after 180 days: rotate it in Seller Central and update amazon.client_secret_rotated"
-                ));
-            } else if age >= 150 {
-                self.ui.warn(&format!(
-                    "the LWA client secret expires in {} days: rotate it in Seller Central and update amazon.client_secret_rotated",
-                    180 - age
-                ));
-            }
+        let age = secrets::SecretAge::of(
+            cfg.amazon.client_secret_rotated_on(),
+            self.clock.now().date(),
+        );
+        if let Some(msg) = age.warning() {
+            self.ui.warn(&msg);
         }
         Ok(())
     }

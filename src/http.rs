@@ -94,6 +94,68 @@ pub fn client(timeout: Duration) -> anyhow::Result<reqwest::blocking::Client> {
     Ok(client)
 }
 
+/// What [`probe`] found at an endpoint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reached {
+    /// An https endpoint that completed a handshake with the client's TLS settings.
+    Tls(&'static str),
+    /// A plain-http loopback endpoint (the sandbox) that accepted a connection.
+    PlainLoopback,
+}
+
+/// Connects to an endpoint without sending a request: a TCP connection, then for
+/// https a full TLS handshake with [`tls_config`] (TLS 1.2+, bundled roots, the
+/// certificate checked for the host name). Returns the negotiated protocol, or a
+/// one-line reason. The transport rule ([`check_endpoint`]) is checked first.
+pub fn probe(url: &str, timeout: Duration) -> Result<Reached, String> {
+    use std::io::Write as _;
+    use std::net::{TcpStream, ToSocketAddrs as _};
+
+    check_endpoint(url).map_err(|e| e.to_string())?;
+    let parsed = reqwest::Url::parse(url).map_err(|_| format!("`{url}` is not a URL"))?;
+    // An IPv6 host comes in brackets, which neither the resolver nor rustls takes.
+    let host = parsed
+        .host_str()
+        .ok_or_else(|| format!("`{url}` has no host"))?
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_string();
+    let port = parsed
+        .port_or_known_default()
+        .ok_or_else(|| format!("`{url}` has no port"))?;
+    let addr = (host.as_str(), port)
+        .to_socket_addrs()
+        .map_err(|e| format!("cannot resolve {host}: {e}"))?
+        .next()
+        .ok_or_else(|| format!("{host} has no address"))?;
+    let mut sock = TcpStream::connect_timeout(&addr, timeout)
+        .map_err(|e| format!("cannot connect to {host}:{port}: {e}"))?;
+    sock.set_read_timeout(Some(timeout))
+        .and_then(|()| sock.set_write_timeout(Some(timeout)))
+        .map_err(|e| e.to_string())?;
+    if parsed.scheme() == "http" {
+        return Ok(Reached::PlainLoopback);
+    }
+    let name = rustls::pki_types::ServerName::try_from(host.clone())
+        .map_err(|_| format!("`{host}` is not a valid TLS server name"))?;
+    let mut tls = rustls::ClientConnection::new(Arc::new(tls_config()), name)
+        .map_err(|e| format!("TLS setup failed: {e}"))?;
+    while tls.is_handshaking() {
+        tls.complete_io(&mut sock)
+            .map_err(|e| format!("TLS handshake with {host}:{port} failed: {e}"))?;
+    }
+    let version = match tls.protocol_version() {
+        Some(rustls::ProtocolVersion::TLSv1_3) => "TLS 1.3",
+        Some(rustls::ProtocolVersion::TLSv1_2) => "TLS 1.2",
+        // The config offers nothing else; a handshake could not end on another version.
+        _ => return Err(format!("{host}:{port} negotiated no supported TLS version")),
+    };
+    tls.send_close_notify();
+    let _ = tls.write_tls(&mut sock);
+    let _ = sock.flush();
+    Ok(Reached::Tls(version))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -126,5 +188,27 @@ mod tests {
     #[test]
     fn client_builds() {
         client(Duration::from_secs(5)).unwrap();
+    }
+
+    #[test]
+    fn probe_reports_plain_loopback_refused_ports_and_failed_handshakes() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        assert_eq!(
+            probe(&format!("http://127.0.0.1:{port}"), Duration::from_secs(5)),
+            Ok(Reached::PlainLoopback)
+        );
+        // A server that closes the connection at once: no TLS handshake.
+        let closer = std::thread::spawn(move || {
+            for _ in 0..2 {
+                if let Ok((s, _)) = listener.accept() {
+                    drop(s);
+                }
+            }
+        });
+        let e = probe(&format!("https://127.0.0.1:{port}"), Duration::from_secs(5)).unwrap_err();
+        assert!(e.contains("TLS handshake"), "{e}");
+        closer.join().unwrap();
+        assert!(probe("http://example.com", Duration::from_secs(1)).is_err());
     }
 }

@@ -95,6 +95,57 @@ fn run_command(cmd: &str, source: &str, name: &str) -> Result<SecretString, Conf
     non_empty(secret, source, name)
 }
 
+/// Days after which Amazon expires an LWA client secret.
+pub const LWA_SECRET_LIFETIME_DAYS: i64 = 180;
+/// Days after the rotation from which fulfil warns.
+pub const LWA_SECRET_WARN_DAYS: i64 = 150;
+
+/// Where the LWA client secret stands against Amazon's 180-day expiry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SecretAge {
+    /// `amazon.client_secret_rotated` is not set.
+    NotRecorded,
+    /// Younger than 150 days.
+    Fresh { age: i64 },
+    /// 150 to 179 days: expires in `days_left` days.
+    Expiring { age: i64, days_left: i64 },
+    /// 180 days or more: Amazon no longer takes it.
+    Expired { age: i64 },
+}
+
+impl SecretAge {
+    /// Classifies the rotation date against today's date.
+    pub fn of(rotated: Option<time::Date>, today: time::Date) -> Self {
+        let Some(rotated) = rotated else {
+            return Self::NotRecorded;
+        };
+        let age = (today - rotated).whole_days();
+        if age >= LWA_SECRET_LIFETIME_DAYS {
+            Self::Expired { age }
+        } else if age >= LWA_SECRET_WARN_DAYS {
+            Self::Expiring {
+                age,
+                days_left: LWA_SECRET_LIFETIME_DAYS - age,
+            }
+        } else {
+            Self::Fresh { age }
+        }
+    }
+
+    /// The warning for an expiring or expired secret; none otherwise.
+    pub fn warning(&self) -> Option<String> {
+        match self {
+            Self::Expired { age } => Some(format!(
+                "the LWA client secret was rotated {age} days ago; Amazon expires it after {LWA_SECRET_LIFETIME_DAYS} days: rotate it in Seller Central and update amazon.client_secret_rotated"
+            )),
+            Self::Expiring { days_left, .. } => Some(format!(
+                "the LWA client secret expires in {days_left} days: rotate it in Seller Central and update amazon.client_secret_rotated"
+            )),
+            Self::NotRecorded | Self::Fresh { .. } => None,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -138,5 +189,42 @@ mod tests {
         let e = resolve(&s, "cfg").unwrap_err().to_string();
         assert!(e.contains("client_secret_command"), "{e}");
         assert!(!e.contains("leaked-secret"), "{e}");
+    }
+
+    #[test]
+    fn secret_age_thresholds() {
+        use time::macros::date;
+        let today = date!(2026 - 11 - 20);
+        let back = |d: i64| Some(today - time::Duration::days(d));
+        assert_eq!(SecretAge::of(None, today), SecretAge::NotRecorded);
+        assert_eq!(
+            SecretAge::of(back(149), today),
+            SecretAge::Fresh { age: 149 }
+        );
+        assert_eq!(
+            SecretAge::of(back(150), today),
+            SecretAge::Expiring {
+                age: 150,
+                days_left: 30
+            }
+        );
+        assert_eq!(
+            SecretAge::of(back(179), today),
+            SecretAge::Expiring {
+                age: 179,
+                days_left: 1
+            }
+        );
+        assert_eq!(
+            SecretAge::of(back(180), today),
+            SecretAge::Expired { age: 180 }
+        );
+        assert!(SecretAge::of(back(10), today).warning().is_none());
+        assert!(
+            SecretAge::of(back(200), today)
+                .warning()
+                .unwrap()
+                .contains("rotated 200 days ago")
+        );
     }
 }

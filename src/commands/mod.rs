@@ -3,6 +3,7 @@
 pub mod completions;
 pub mod confirm_shipments;
 pub mod demo;
+pub mod doctor;
 pub mod forget_order;
 pub mod init;
 pub mod make_invoices;
@@ -49,6 +50,7 @@ pub fn dispatch(ctx: &Ctx, command: &Command) -> anyhow::Result<Outcome> {
     match command {
         Command::Init(args) => init::run(ctx, args),
         Command::Status(args) => status::run(ctx, args),
+        Command::Doctor(args) => doctor::run(ctx, args),
         Command::SyncOrders(args) => sync_orders::run(ctx, args),
         Command::MakeInvoices(args) => make_invoices::run(ctx, args),
         Command::TaxReport(args) => tax_report::run(ctx, args),

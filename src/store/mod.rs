@@ -413,6 +413,28 @@ impl Store {
         Ok(v == "ok")
     }
 
+    /// The problems `PRAGMA integrity_check` finds (at most `max`); empty when sound.
+    /// The messages name pages, tables and indexes, never row contents.
+    pub fn integrity_problems(&self, max: u32) -> Result<Vec<String>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare(&format!("PRAGMA integrity_check({max})"))?;
+        let rows = stmt
+            .query_map([], |r| r.get::<_, String>(0))?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(rows.into_iter().filter(|r| r != "ok").collect())
+    }
+
+    /// The pages whose HMAC does not verify (`PRAGMA cipher_integrity_check`, which
+    /// reads every page of the file); empty when every page is intact.
+    pub fn cipher_integrity_problems(&self) -> Result<Vec<String>, StoreError> {
+        let mut stmt = self.conn.prepare("PRAGMA cipher_integrity_check")?;
+        let rows = stmt
+            .query_map([], |r| r.get::<_, String>(0))?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(rows)
+    }
+
     /// Runs a closure in one transaction.
     pub fn tx<T>(
         &mut self,
@@ -464,6 +486,13 @@ fn cipher_version(conn: &Connection) -> Result<Option<String>, StoreError> {
     Ok(conn
         .query_row("PRAGMA cipher_version", [], |r| r.get::<_, String>(0))
         .optional()?)
+}
+
+/// SQLCipher's version as linked into this binary (an empty in-memory database);
+/// `None` when the SQLite linked is a plain one.
+pub fn linked_cipher_version() -> Result<Option<String>, StoreError> {
+    let conn = Connection::open_in_memory()?;
+    Ok(cipher_version(&conn)?.filter(|v| !v.is_empty()))
 }
 
 fn check_cipher(conn: &Connection) -> Result<(), StoreError> {
