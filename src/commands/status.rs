@@ -27,6 +27,8 @@ pub fn run(ctx: &Ctx, _args: &StatusArgs) -> anyhow::Result<Outcome> {
     )?;
     let issues = store::labels::review_list(conn)?.len();
     let total: u64 = stages.iter().map(|(_, n)| n).sum();
+    let documents = store::invoices::document_counts(conn)?;
+    let uploads = store::invoices::upload_counts(conn)?;
 
     if !ctx.global.json {
         let ui = &ctx.ui;
@@ -40,6 +42,20 @@ pub fn run(ctx: &Ctx, _args: &StatusArgs) -> anyhow::Result<Outcome> {
         ));
         for (stage, n) in &stages {
             ui.out(&format!("  {stage:<18} {n}"));
+        }
+        let docs = |kind: &str| {
+            documents
+                .iter()
+                .find(|(k, _)| k == kind)
+                .map_or(0, |(_, n)| *n)
+        };
+        ui.out(&format!(
+            "invoices  {} ({} credit notes)",
+            docs("invoice"),
+            docs("credit_note")
+        ));
+        for (status, n) in &uploads {
+            ui.out(&format!("  upload {status:<11} {n}"));
         }
         if runs.is_empty() {
             ui.out("last runs none yet");
@@ -59,6 +75,8 @@ pub fn run(ctx: &Ctx, _args: &StatusArgs) -> anyhow::Result<Outcome> {
         "overdue_personal_data": overdue,
         "unfulfilled_over_60_days": stale,
         "stages": stages.iter().map(|(s, n)| (s.clone(), json!(n))).collect::<serde_json::Map<_, _>>(),
+        "documents": documents.iter().map(|(k, n)| (k.clone(), json!(n))).collect::<serde_json::Map<_, _>>(),
+        "uploads": uploads.iter().map(|(k, n)| (k.clone(), json!(n))).collect::<serde_json::Map<_, _>>(),
         "last_runs": runs.iter().map(|(c, at, o)| json!({"command": c, "finished_at": at, "outcome": o})).collect::<Vec<_>>(),
     })))
 }

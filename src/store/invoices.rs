@@ -535,6 +535,16 @@ pub fn mark_finished(
     Ok(())
 }
 
+/// How many documents of each kind (`invoice`, `credit_note`) were issued.
+pub fn document_counts(conn: &Connection) -> Result<Vec<(String, u64)>, StoreError> {
+    let mut stmt =
+        conn.prepare("SELECT kind, count(*) FROM invoices GROUP BY kind ORDER BY kind")?;
+    let rows = stmt
+        .query_map([], |r| Ok((r.get(0)?, r.get::<_, i64>(1)?.unsigned_abs())))?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(rows)
+}
+
 /// Uploads per status.
 pub fn upload_counts(conn: &Connection) -> Result<Vec<(String, u64)>, StoreError> {
     let mut stmt = conn

@@ -1064,6 +1064,18 @@ fn the_demo_runs_two_days_and_purges_the_first() {
     assert!(std::fs::read(print_file).unwrap().starts_with(b"%PDF"));
     let left = std::fs::read_dir(dir.join("invoices")).map_or(0, Iterator::count);
     assert_eq!(left as u64, day31["issued"].as_u64().unwrap());
+    // status counts the documents and where their uploads stand.
+    let config = dir.join("fulfil.toml");
+    let r = env.run(&["--config", config.to_str().unwrap(), "--json", "status"]);
+    r.assert_code(0);
+    let st = summary(&r.stdout);
+    assert_eq!(
+        st["documents"]["invoice"].as_u64().unwrap(),
+        day0["issued"].as_u64().unwrap() + day31["issued"].as_u64().unwrap(),
+        "{st}"
+    );
+    assert_eq!(st["uploads"]["accepted"], day0["uploaded"], "{st}");
+    assert_eq!(st["uploads"]["submitted"], day31["uploaded"], "{st}");
     let shown = s["invoices"].as_array().unwrap();
     assert_eq!(shown.len(), 3.min(left));
     for p in shown {
