@@ -1,5 +1,5 @@
 //! `fulfil status`: orders per stage, the last good run of each command, the database
-//! size. Counts only: this command never shows personal data.
+//! size, the head of the audit log. Counts only: this command never shows personal data.
 
 use clap::Args;
 use serde_json::json;
@@ -26,6 +26,11 @@ pub fn run(ctx: &Ctx, _args: &StatusArgs) -> anyhow::Result<Outcome> {
         &crate::clock::rfc3339(now - time::Duration::days(60)),
     )?;
     let issues = store::labels::review_list(conn)?.len();
+    let audit_head = if store.schema_version()? >= 4 {
+        store::audit::head(conn)?
+    } else {
+        None
+    };
     let total: u64 = stages.iter().map(|(_, n)| n).sum();
 
     if !ctx.global.json {
@@ -49,6 +54,9 @@ pub fn run(ctx: &Ctx, _args: &StatusArgs) -> anyhow::Result<Outcome> {
                 ui.out(&format!("  {cmd:<18} {at} {outcome}"));
             }
         }
+        if let Some((seq, mac)) = &audit_head {
+            ui.out(&format!("audit log head {seq}:{mac}"));
+        }
     }
     Ok(Outcome::ok(json!({
         "database": store.path().display().to_string(),
@@ -59,6 +67,7 @@ pub fn run(ctx: &Ctx, _args: &StatusArgs) -> anyhow::Result<Outcome> {
         "overdue_personal_data": overdue,
         "unfulfilled_over_60_days": stale,
         "stages": stages.iter().map(|(s, n)| (s.clone(), json!(n))).collect::<serde_json::Map<_, _>>(),
+        "audit_head": audit_head.as_ref().map(|(seq, mac)| json!({"seq": seq, "mac": mac})),
         "last_runs": runs.iter().map(|(c, at, o)| json!({"command": c, "finished_at": at, "outcome": o})).collect::<Vec<_>>(),
     })))
 }
