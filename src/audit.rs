@@ -247,8 +247,7 @@ fn scalar(v: &Value) -> Option<Value> {
 fn is_identifier(s: &str, max: usize) -> bool {
     !s.is_empty()
         && s.len() <= max
-        && s
-            .bytes()
+        && s.bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.' | b':'))
 }
 
@@ -282,8 +281,7 @@ pub fn months_before(t: OffsetDateTime, months: u32) -> OffsetDateTime {
         .and_then(|m| time::Month::try_from(m).ok())
         .unwrap_or(time::Month::January);
     let day = t.day().min(time::util::days_in_month(month, year));
-    time::Date::from_calendar_date(year, month, day)
-        .map_or(t, |d| t.replace_date(d))
+    time::Date::from_calendar_date(year, month, day).map_or(t, |d| t.replace_date(d))
 }
 
 /// What the counts of a prune entry say.
@@ -683,7 +681,10 @@ mod tests {
                 "stages": {"ready": 3, "review": 1},
             })
         );
-        assert_eq!(counts(&serde_json::json!([1, 2])), serde_json::json!({"items": 2}));
+        assert_eq!(
+            counts(&serde_json::json!([1, 2])),
+            serde_json::json!({"items": 2})
+        );
     }
 
     #[test]

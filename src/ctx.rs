@@ -265,18 +265,25 @@ impl Ctx {
         } else if let Some(cell) = self.store.get()
             && let Ok(mut s) = cell.try_borrow_mut()
         {
+            // The audit entry first: a run killed before it is a run that did not
+            // finish, in both places.
+            let appended = s
+                .append_audit(&new)
+                .map(|_| ())
+                .map_err(anyhow::Error::from);
             if let Some((id, _)) = self.run.borrow_mut().take()
                 && let Err(e) = store::state::run_finished(s.conn(), id, &at, outcome, counts)
             {
                 tracing::warn!(error = %e, "could not record the run");
             }
-            s.append_audit(&new).map(|_| ()).map_err(anyhow::Error::from)
+            appended
         } else {
             Err(anyhow::anyhow!("the store is busy"))
         };
         if let Err(e) = appended {
-            self.ui
-                .warn(&format!("could not write the audit-log entry of this run: {e:#}"));
+            self.ui.warn(&format!(
+                "could not write the audit-log entry of this run: {e:#}"
+            ));
         }
     }
 

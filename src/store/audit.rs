@@ -20,11 +20,16 @@ pub struct NewEntry<'a> {
 /// Appends one entry in its own immediate transaction, so that the seq and the link
 /// to the head are read and written under SQLite's write lock, and a kill at any
 /// moment leaves either the whole entry or none.
-pub fn append(conn: &mut Connection, key: &AuditKey, new: &NewEntry<'_>) -> Result<Entry, StoreError> {
+pub fn append(
+    conn: &mut Connection,
+    key: &AuditKey,
+    new: &NewEntry<'_>,
+) -> Result<Entry, StoreError> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let head = head(&tx)?;
     let counts = audit::counts(new.summary).to_string();
     let e = insert_after(&tx, key, head, new, &counts)?;
+    crate::failpoint::hit("audit:before-commit");
     tx.commit()?;
     Ok(e)
 }
@@ -187,6 +192,7 @@ pub fn prune(
         },
         &text,
     )?;
+    crate::failpoint::hit("audit:prune-before-commit");
     tx.commit()?;
     Ok(Some(counts))
 }

@@ -231,7 +231,9 @@ impl Store {
                     format!("{} already exists", path.display()),
                 )));
             }
-            Mode::Write | Mode::Read | Mode::Append if !exists => return Err(StoreError::Missing(path.into())),
+            Mode::Write | Mode::Read | Mode::Append if !exists => {
+                return Err(StoreError::Missing(path.into()));
+            }
             _ => {}
         }
         let lock = if matches!(mode, Mode::Read | Mode::Append) {

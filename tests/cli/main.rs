@@ -2,6 +2,7 @@
 
 mod common;
 
+mod audit;
 mod foundation;
 mod make_invoices;
 mod make_labels;
