@@ -200,9 +200,10 @@ const TEXT_KEYS: &[&str] = &["command", "order_id", "reprint", "quarter", "stage
 
 /// What of a command's `--json` summary goes into the audit log: numbers, flags and
 /// nulls as they are, lists as their length, nested objects the same way, and text only
-/// under [`TEXT_KEYS`] when it looks like an identifier. Everything else is dropped, so
-/// that no summary (tax-report lists customer VAT numbers, purge lists order ids,
-/// status names paths) can carry personal data into the log, whatever it holds.
+/// under a few identifier keys (`command`, `order_id`, `quarter`, …) when it looks like
+/// an identifier. Everything else is dropped, so that no summary (tax-report lists
+/// customer VAT numbers, purge lists order ids, status names paths) can carry personal
+/// data into the log, whatever it holds.
 pub fn counts(summary: &Value) -> Value {
     match summary {
         Value::Object(m) => Value::Object(sanitize_map(m)),
