@@ -340,6 +340,28 @@ fn entries_older_than_13_months_are_pruned_with_an_anchor() {
 }
 
 #[test]
+fn writing_commands_prune_on_the_13_month_boundary() {
+    let mut env = log_of(2); // 1-4, at NOW (2026-11-20T10:00:0x)
+    // A minute short of 13 calendar months: kept.
+    env.now = "2027-12-20T09:59:00Z".into();
+    env.run(&["review", "accept", "028-0000000-0000000"])
+        .assert_code(1); // 5
+    assert_eq!(
+        env.count("SELECT count(*) FROM audit_log WHERE command = 'audit-prune'"),
+        0
+    );
+    // A minute past: the writing command's automatic purge prunes before it runs.
+    env.now = "2027-12-20T10:01:00Z".into();
+    env.run(&["review", "accept", "028-0000000-0000000"])
+        .assert_code(1); // 6 prune, 7
+    assert_eq!(
+        env.query("SELECT seq || ':' || command FROM audit_log ORDER BY seq"),
+        ["5:review", "6:audit-prune", "7:review"]
+    );
+    env.run(&["-q", "audit", "verify"]).assert_code(0);
+}
+
+#[test]
 fn removing_young_entries_behind_a_prune_is_detected() {
     // One more entry removed from the front is a gap the prune does not explain.
     let env = pruned_log();
