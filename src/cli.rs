@@ -62,6 +62,7 @@ pub enum Command {
     Purge(crate::commands::purge::PurgeArgs),
     ForgetOrder(crate::commands::forget_order::ForgetOrderArgs),
     RotateKey(crate::commands::rotate_key::RotateKeyArgs),
+    Audit(crate::commands::audit::AuditArgs),
     Sandbox(crate::commands::sandbox::SandboxArgs),
     Demo(crate::commands::demo::DemoArgs),
     Completions(crate::commands::completions::CompletionsArgs),
@@ -79,7 +80,7 @@ impl Command {
         }
     }
 
-    /// The command's name as recorded in the run history.
+    /// The command's name as recorded in the run history and the audit log.
     pub fn name(&self) -> &'static str {
         match self {
             Command::Init(_) => "init",
@@ -94,6 +95,8 @@ impl Command {
             Command::Purge(_) => crate::commands::purge::COMMAND,
             Command::ForgetOrder(_) => "forget-order",
             Command::RotateKey(_) => "rotate-key",
+            Command::Audit(a) if a.command.is_some() => "audit verify",
+            Command::Audit(_) => "audit",
             Command::Sandbox(_) => "sandbox",
             Command::Demo(_) => "demo",
             Command::Completions(_) => "completions",

@@ -490,6 +490,13 @@ pub struct RetentionSection {
     /// Days after a cancellation; at most 7.
     #[serde(default = "default_cancelled_days")]
     pub cancelled_days: u32,
+    /// Calendar months audit-log entries are kept; at least 13.
+    #[serde(default = "default_audit_months")]
+    pub audit_months: u32,
+}
+
+fn default_audit_months() -> u32 {
+    crate::audit::MIN_RETENTION_MONTHS
 }
 
 fn default_fulfilled_days() -> u32 {
@@ -504,6 +511,7 @@ impl Default for RetentionSection {
         Self {
             fulfilled_days: default_fulfilled_days(),
             cancelled_days: default_cancelled_days(),
+            audit_months: default_audit_months(),
         }
     }
 }
@@ -832,6 +840,13 @@ impl Config {
                 "may not exceed 7 days",
             ));
         }
+        if self.retention.audit_months < crate::audit::MIN_RETENTION_MONTHS {
+            return Err(ConfigError::new(
+                &src,
+                Some("retention.audit_months"),
+                "may not be less than 13: the audit log is kept at least 13 months",
+            ));
+        }
         if self.amazon.marketplaces.is_empty() || self.amazon.marketplaces.len() > 50 {
             return Err(ConfigError::new(
                 &src,
@@ -1147,6 +1162,14 @@ mod tests {
             Some(time::macros::date!(2026 - 01 - 02))
         );
         assert!(parse("[amazon]\nclient_secret_rotated = 10:00:00\n", &[]).is_err());
+    }
+
+    #[test]
+    fn audit_retention_cannot_be_shortened() {
+        let e = parse("[retention]\naudit_months = 12\n", &[]).unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("retention.audit_months"));
+        let c = parse("[retention]\naudit_months = 24\n", &[]).unwrap();
+        assert_eq!(c.retention.audit_months, 24);
     }
 
     #[test]

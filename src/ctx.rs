@@ -2,7 +2,7 @@
 //! store and HTTP client, each opened lazily and at most once. `--help` never opens
 //! the database and commands that need no network never build a client.
 
-use std::cell::{OnceCell, RefCell, RefMut};
+use std::cell::{Cell, OnceCell, RefCell, RefMut};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -24,6 +24,12 @@ pub struct Ctx {
     store: OnceCell<RefCell<Store>>,
     http: OnceCell<reqwest::blocking::Client>,
     run: RefCell<Option<(i64, String)>>,
+    /// The command's name for the run history and the audit log.
+    command: RefCell<String>,
+    /// How the store was opened, if it was.
+    opened: Cell<Option<Mode>>,
+    /// The key a read-only store was opened with, to append its audit entry.
+    read_key: RefCell<Option<DbKey>>,
 }
 
 impl Ctx {
@@ -40,6 +46,9 @@ impl Ctx {
             store: OnceCell::new(),
             http: OnceCell::new(),
             run: RefCell::new(None),
+            command: RefCell::new(String::new()),
+            opened: Cell::new(None),
+            read_key: RefCell::new(None),
         })
     }
 
@@ -57,7 +66,15 @@ impl Ctx {
             store: OnceCell::new(),
             http: OnceCell::new(),
             run: RefCell::new(None),
+            command: RefCell::new(String::new()),
+            opened: Cell::new(None),
+            read_key: RefCell::new(None),
         }
+    }
+
+    /// Names the command being run, for the run history and the audit log.
+    pub fn set_command(&self, name: &str) {
+        *self.command.borrow_mut() = name.to_string();
     }
 
     pub fn config_path(&self) -> &PathBuf {
@@ -101,10 +118,17 @@ impl Ctx {
             let key = self.db_key()?;
             let cfg = self.config()?;
             let path = cfg.database_path();
-            let mut s = match Store::open(&path, &key, mode) {
+            let (mut s, key) = match Store::open(&path, &key, mode) {
                 Err(store::StoreError::KeyMismatch(_)) => self.recover_rotation(&path, mode)?,
-                other => other?,
+                other => (other?, key),
             };
+            self.opened.set(Some(mode));
+            if mode == Mode::Read {
+                *self.read_key.borrow_mut() = Some(key);
+            }
+            if self.command.borrow().is_empty() {
+                self.set_command(command);
+            }
             if mode == Mode::Write {
                 let id = store::state::run_started(s.conn(), command, &rfc3339(self.clock.now()))?;
                 *self.run.borrow_mut() = Some((id, command.to_string()));
@@ -120,6 +144,7 @@ impl Ctx {
                             "overdue personal data removed"
                         );
                     }
+                    crate::retention::prune_audit(&mut s, cfg, self.clock.now())?;
                 }
             }
             let _ = self.store.set(RefCell::new(s));
@@ -130,7 +155,11 @@ impl Ctx {
 
     /// A rotate-key run that died after re-keying the database but before replacing
     /// `db.key` left the new key in `db.key.next`: open with it and finish the swap.
-    fn recover_rotation(&self, path: &std::path::Path, mode: Mode) -> anyhow::Result<Store> {
+    fn recover_rotation(
+        &self,
+        path: &std::path::Path,
+        mode: Mode,
+    ) -> anyhow::Result<(Store, DbKey)> {
         let cfg = self.config()?;
         let spec = cfg.db_key();
         let Some(key_file) = spec
@@ -150,7 +179,7 @@ impl Ctx {
         let s = Store::open(path, &key, mode)?;
         std::fs::rename(&next, key_file)?;
         tracing::warn!("finished an interrupted key rotation");
-        Ok(s)
+        Ok((s, key))
     }
 
     /// The shared HTTP client.
@@ -205,19 +234,63 @@ impl Ctx {
         Ok(())
     }
 
-    /// Records how the run ended, if it opened the store for writing.
+    /// Records how the run ended: in the run history if it opened the store for
+    /// writing, and in the audit log if it opened the store at all. A read-only run
+    /// appends through a second, short-lived connection (SQLite's write lock orders it
+    /// against a writer running at the same time). An entry that cannot be written is a
+    /// warning, not a failure of the run.
     pub fn finish(&self, outcome: &str, counts: &serde_json::Value) {
-        let Some((id, _)) = self.run.borrow_mut().take() else {
+        let Some(mode) = self.opened.get() else {
             return;
         };
-        if let Some(cell) = self.store.get()
-            && let Ok(s) = cell.try_borrow_mut()
+        let at = rfc3339(self.clock.now());
+        let command = match self.command.borrow().as_str() {
+            "" => "unknown".to_string(),
+            c => c.to_string(),
+        };
+        let new = store::audit::NewEntry {
+            at: &at,
+            command: &command,
+            outcome,
+            summary: counts,
+        };
+        let appended = if mode == Mode::Read {
+            self.append_read_only(&new)
+        } else if let Some(cell) = self.store.get()
+            && let Ok(mut s) = cell.try_borrow_mut()
         {
-            let at = rfc3339(self.clock.now());
-            if let Err(e) = store::state::run_finished(s.conn(), id, &at, outcome, counts) {
+            // The audit entry first: a run killed before it is a run that did not
+            // finish, in both places.
+            let appended = s
+                .append_audit(&new)
+                .map(|_| ())
+                .map_err(anyhow::Error::from);
+            if let Some((id, _)) = self.run.borrow_mut().take()
+                && let Err(e) = store::state::run_finished(s.conn(), id, &at, outcome, counts)
+            {
                 tracing::warn!(error = %e, "could not record the run");
             }
+            appended
+        } else {
+            Err(anyhow::anyhow!("the store is busy"))
+        };
+        if let Err(e) = appended {
+            self.ui.warn(&format!(
+                "could not write the audit-log entry of this run: {e:#}"
+            ));
         }
+    }
+
+    fn append_read_only(&self, new: &store::audit::NewEntry<'_>) -> anyhow::Result<()> {
+        let key = self.read_key.borrow_mut().take().context("no key")?;
+        let path = self.config()?.database_path();
+        let mut s = Store::open(&path, &key, Mode::Append)?;
+        if s.schema_version()? < 4 {
+            // Not migrated yet: the next writing command creates the log.
+            return Ok(());
+        }
+        s.append_audit(new)?;
+        Ok(())
     }
 }
 

@@ -29,6 +29,18 @@ impl Exit {
     pub fn code(self) -> u8 {
         self as u8
     }
+
+    /// How a run that ended with this code is recorded in the run history and the
+    /// audit log.
+    pub fn outcome(self) -> &'static str {
+        match self {
+            Exit::Ok => "ok",
+            Exit::Failed => "failed",
+            Exit::Config => "config",
+            Exit::Partial => "partial",
+            Exit::Temporary => "temporary",
+        }
+    }
 }
 
 impl From<Exit> for ExitCode {

@@ -3,6 +3,7 @@
 //!
 //! The binary is a thin wrapper around [`run`], so tests can call commands in-process.
 
+pub mod audit;
 pub mod cli;
 pub mod clock;
 pub mod commands;
@@ -49,25 +50,18 @@ pub fn run(cli: &cli::Cli) -> Exit {
         Ok(ctx) => ctx,
         Err(e) => return error::report(&e),
     };
+    ctx.set_command(cli.command.name());
     match commands::dispatch(&ctx, &cli.command) {
         Ok(outcome) => {
             if ctx.global.json && !cli.command.writes_document() {
                 ctx.ui.json_out(&outcome.summary);
             }
-            let name = if outcome.exit == Exit::Ok {
-                "ok"
-            } else {
-                "partial"
-            };
-            ctx.finish(name, &outcome.summary);
+            ctx.finish(outcome.exit.outcome(), &outcome.summary);
             outcome.exit
         }
         Err(e) => {
             let exit = error::report(&e);
-            ctx.finish(
-                &format!("{exit:?}").to_ascii_lowercase(),
-                &serde_json::json!({ "exit": exit.code() }),
-            );
+            ctx.finish(exit.outcome(), &serde_json::json!({ "exit": exit.code() }));
             exit
         }
     }

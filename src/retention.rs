@@ -66,6 +66,23 @@ pub fn purge_due(
     remove(store, cfg, &due, &at, dry_run, force_vacuum)
 }
 
+/// Prunes audit-log entries older than `retention.audit_months` (at least 13)
+/// calendar months; the prune appends its own entry (see `crate::audit`). Returns the
+/// number of entries removed.
+pub fn prune_audit(
+    store: &mut Store,
+    cfg: &Config,
+    now: time::OffsetDateTime,
+) -> Result<u64, StoreError> {
+    let months = cfg.retention.audit_months;
+    let cutoff = rfc3339(crate::audit::months_before(now, months));
+    let pruned = store.prune_audit(&cutoff, &rfc3339(now), months)?;
+    if let Some(p) = &pruned {
+        tracing::info!(entries = p.removed, "old audit-log entries pruned");
+    }
+    Ok(pruned.map_or(0, |p| p.removed))
+}
+
 /// Removes one order's personal data now (a data subject's or Amazon's request).
 pub fn forget(
     store: &mut Store,

@@ -100,8 +100,15 @@ pub fn run(ctx: &Ctx, args: &InitArgs) -> anyhow::Result<Outcome> {
         // Prove that the kept key opens the kept database.
         Store::open(&db_path, &key, Mode::Read)?;
     } else {
-        Store::open(&db_path, &key, Mode::Create)?;
+        let mut s = Store::open(&db_path, &key, Mode::Create)?;
         made.push(db_path.clone());
+        // The log's first entry: the database exists from here on.
+        s.append_audit(&store::audit::NewEntry {
+            at: &crate::clock::rfc3339(ctx.clock.now()),
+            command: "init",
+            outcome: "ok",
+            summary: &json!({ "created": made.len() }),
+        })?;
     }
 
     if !ctx.global.json {

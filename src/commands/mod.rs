@@ -1,5 +1,6 @@
 //! Dispatch only: one file per command, each with `run(ctx, args) -> Outcome`.
 
+pub mod audit;
 pub mod completions;
 pub mod confirm_shipments;
 pub mod demo;
@@ -25,7 +26,8 @@ use crate::error::Exit;
 pub struct Outcome {
     /// `Exit::Ok` or `Exit::Partial`.
     pub exit: Exit,
-    /// Counts for `--json` and the run history; never personal data.
+    /// The `--json` output; the run history and the audit log keep its counts
+    /// (`crate::audit::counts`).
     pub summary: serde_json::Value,
 }
 
@@ -60,6 +62,7 @@ pub fn dispatch(ctx: &Ctx, command: &Command) -> anyhow::Result<Outcome> {
         Command::Purge(args) => purge::run(ctx, args),
         Command::ForgetOrder(args) => forget_order::run(ctx, args),
         Command::RotateKey(args) => rotate_key::run(ctx, args),
+        Command::Audit(args) => audit::run(ctx, args),
         Command::Sandbox(args) => sandbox::run(ctx, args),
         Command::Demo(args) => demo::run(ctx, args),
         Command::Completions(args) => completions::completions(ctx, args),

@@ -17,7 +17,7 @@ pub const COMMAND: &str = "purge";
 /// stay. The database is then scrubbed (secure delete, WAL truncated, VACUUM when the
 /// file is under 256 MiB or a tenth of it is free pages, or with --vacuum).
 /// Every command does this first on its own; run `purge` from cron to be sure and to
-/// get a report.
+/// get a report. Audit-log entries older than `retention.audit_months` (13) go too.
 #[derive(Debug, Args)]
 pub struct PurgeArgs {
     /// Say what would go (order ids and counts) and change nothing
@@ -35,9 +35,15 @@ pub struct PurgeArgs {
 pub fn run(ctx: &Ctx, args: &PurgeArgs) -> anyhow::Result<Outcome> {
     let cfg = ctx.config()?;
     let now = ctx.clock.now();
-    let report = {
+    let (report, audit_pruned) = {
         let mut store = ctx.store(COMMAND)?;
-        retention::purge_due(&mut store, cfg, now, args.dry_run, args.vacuum)?
+        let report = retention::purge_due(&mut store, cfg, now, args.dry_run, args.vacuum)?;
+        let pruned = if args.dry_run {
+            0
+        } else {
+            retention::prune_audit(&mut store, cfg, now)?
+        };
+        (report, pruned)
     };
     let rotated = if args.rotate_key {
         rotate_key::rotate(ctx)?;
@@ -95,5 +101,6 @@ pub fn run(ctx: &Ctx, args: &PurgeArgs) -> anyhow::Result<Outcome> {
         "vacuumed": report.vacuumed,
         "orders": report.orders,
         "stale_unfulfilled": stale,
+        "audit_entries_pruned": audit_pruned,
     })))
 }

@@ -1,5 +1,5 @@
 //! `fulfil status`: orders per stage, the last good run of each command, the database
-//! size. Counts only: this command never shows personal data.
+//! size, the head of the audit log. Counts only: this command never shows personal data.
 
 use clap::Args;
 use serde_json::json;
@@ -26,6 +26,11 @@ pub fn run(ctx: &Ctx, _args: &StatusArgs) -> anyhow::Result<Outcome> {
         &crate::clock::rfc3339(now - time::Duration::days(60)),
     )?;
     let issues = store::labels::review_list(conn)?.len();
+    let audit_head = if store.schema_version()? >= 4 {
+        store::audit::head(conn)?
+    } else {
+        None
+    };
     let total: u64 = stages.iter().map(|(_, n)| n).sum();
     let documents = store::invoices::document_counts(conn)?;
     let uploads = store::invoices::upload_counts(conn)?;
@@ -65,6 +70,9 @@ pub fn run(ctx: &Ctx, _args: &StatusArgs) -> anyhow::Result<Outcome> {
                 ui.out(&format!("  {cmd:<18} {at} {outcome}"));
             }
         }
+        if let Some((seq, mac)) = &audit_head {
+            ui.out(&format!("audit log head {seq}:{mac}"));
+        }
     }
     Ok(Outcome::ok(json!({
         "database": store.path().display().to_string(),
@@ -77,6 +85,7 @@ pub fn run(ctx: &Ctx, _args: &StatusArgs) -> anyhow::Result<Outcome> {
         "stages": stages.iter().map(|(s, n)| (s.clone(), json!(n))).collect::<serde_json::Map<_, _>>(),
         "documents": documents.iter().map(|(k, n)| (k.clone(), json!(n))).collect::<serde_json::Map<_, _>>(),
         "uploads": uploads.iter().map(|(k, n)| (k.clone(), json!(n))).collect::<serde_json::Map<_, _>>(),
+        "audit_head": audit_head.as_ref().map(|(seq, mac)| json!({"seq": seq, "mac": mac})),
         "last_runs": runs.iter().map(|(c, at, o)| json!({"command": c, "finished_at": at, "outcome": o})).collect::<Vec<_>>(),
     })))
 }

@@ -4,7 +4,8 @@
 //!
 //! OSS figures in SEK, PLN or GBP are converted at the ECB rate of the quarter's last day
 //! (or the next publication after it), read from the rate cache or, failing that, asked
-//! from `invoices.ecb_endpoint`. The report opens the store read-only and never writes.
+//! from `invoices.ecb_endpoint`. The report opens the store read-only and writes nothing
+//! but its audit-log entry.
 
 use clap::Args;
 

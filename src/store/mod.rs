@@ -11,6 +11,7 @@
 //!
 //! All SQL lives in this module and its children.
 
+pub mod audit;
 pub mod invoices;
 pub mod labels;
 pub mod orders;
@@ -32,6 +33,7 @@ const MIGRATIONS: &[(u32, &str)] = &[
     (1, include_str!("migrations/0001_init.sql")),
     (2, include_str!("migrations/0002_labels.sql")),
     (3, include_str!("migrations/0003_invoices.sql")),
+    (4, include_str!("migrations/0004_audit.sql")),
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -155,7 +157,8 @@ impl DbKey {
     }
 }
 
-fn hex(bytes: &[u8]) -> String {
+/// Lower-case hex of some bytes.
+pub fn hex(bytes: &[u8]) -> String {
     use std::fmt::Write as _;
     bytes
         .iter()
@@ -197,11 +200,15 @@ pub enum Mode {
     Write,
     /// Read only, no lock (status, review listings).
     Read,
+    /// Read and write without the writer lock and without migrating: only to append
+    /// the audit entry of a read-only command (SQLite's own write lock serialises it).
+    Append,
 }
 
 pub struct Store {
     conn: Connection,
     path: PathBuf,
+    audit: crate::audit::AuditKey,
     _lock: Option<File>,
 }
 
@@ -224,17 +231,19 @@ impl Store {
                     format!("{} already exists", path.display()),
                 )));
             }
-            Mode::Write | Mode::Read if !exists => return Err(StoreError::Missing(path.into())),
+            Mode::Write | Mode::Read | Mode::Append if !exists => {
+                return Err(StoreError::Missing(path.into()));
+            }
             _ => {}
         }
-        let lock = if mode == Mode::Read {
+        let lock = if matches!(mode, Mode::Read | Mode::Append) {
             None
         } else {
             Some(take_lock(path)?)
         };
         let flags = match mode {
             Mode::Create => OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE,
-            Mode::Write => OpenFlags::SQLITE_OPEN_READ_WRITE,
+            Mode::Write | Mode::Append => OpenFlags::SQLITE_OPEN_READ_WRITE,
             Mode::Read => OpenFlags::SQLITE_OPEN_READ_ONLY,
         } | OpenFlags::SQLITE_OPEN_NO_MUTEX;
         if mode == Mode::Create {
@@ -272,6 +281,7 @@ impl Store {
         let mut store = Store {
             conn,
             path: path.to_path_buf(),
+            audit: crate::audit::AuditKey::derive(key),
             _lock: lock,
         };
         store.migrate(mode)?;
@@ -289,7 +299,7 @@ impl Store {
         if current > latest {
             return Err(StoreError::TooNew(self.path.clone(), current));
         }
-        if current == latest || mode == Mode::Read {
+        if current == latest || matches!(mode, Mode::Read | Mode::Append) {
             return Ok(());
         }
         let tx = self.conn.transaction()?;
@@ -311,6 +321,31 @@ impl Store {
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// The audit-log key derived from the key this store was opened with.
+    pub fn audit_key(&self) -> &crate::audit::AuditKey {
+        &self.audit
+    }
+
+    /// Prunes the audit log before `cutoff` (see [`audit::prune`]).
+    pub fn prune_audit(
+        &mut self,
+        cutoff: &str,
+        at: &str,
+        months: u32,
+    ) -> Result<Option<crate::audit::PruneCounts>, StoreError> {
+        let Store { conn, audit, .. } = self;
+        audit::prune(conn, audit, cutoff, at, months)
+    }
+
+    /// Appends one audit-log entry (its own transaction).
+    pub fn append_audit(
+        &mut self,
+        new: &audit::NewEntry<'_>,
+    ) -> Result<crate::audit::Entry, StoreError> {
+        let Store { conn, audit, .. } = self;
+        audit::append(conn, audit, new)
     }
 
     /// The schema version applied.
@@ -384,13 +419,19 @@ impl Store {
 
     /// Re-encrypts the whole database under a new key (`PRAGMA rekey`). The WAL is
     /// checkpointed and truncated first and after, so no page stays under the old key.
+    ///
+    /// The outgoing audit key is kept first under its epoch (see `crate::audit`), so
+    /// that the entries made under it can still be checked; a failure after that only
+    /// leaves two epochs with the same key, which verifies just as well.
     pub fn rekey(&mut self, new: &DbKey) -> Result<(), StoreError> {
+        audit::retire_key(&self.conn, &self.audit)?;
         self.checkpoint()?;
         // SQLCipher rekeys in rollback-journal mode; switch back to WAL afterwards.
         self.conn.pragma_update(None, "journal_mode", "DELETE")?;
         let stmt = Zeroizing::new(format!("PRAGMA rekey = \"x'{}'\";", new.hex()));
         self.conn.execute_batch(&stmt)?;
         self.conn.pragma_update(None, "journal_mode", "WAL")?;
+        self.audit = crate::audit::AuditKey::derive(new);
         self.checkpoint()?;
         Ok(())
     }

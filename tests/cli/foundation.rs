@@ -208,6 +208,8 @@ const SUBCOMMANDS: &[&str] = &[
     "demo",
     "completions",
     "man",
+    "doctor",
+    "audit",
 ];
 
 #[test]

@@ -2,6 +2,7 @@
 
 mod common;
 
+mod audit;
 mod doctor;
 mod foundation;
 mod make_invoices;
