@@ -83,15 +83,11 @@ impl Lwa {
             ("client_id", self.creds.client_id.expose_secret()),
             ("client_secret", self.creds.client_secret.expose_secret()),
         ];
-        let resp =
-            http.post(&self.creds.url)
-                .form(&form)
-                .send()
-                .map_err(|e| SpapiError::Network {
-                    op: "LWA token",
-                    tries: 1,
-                    detail: super::transport_detail(&e),
-                })?;
+        let resp = http
+            .post(&self.creds.url)
+            .form(&form)
+            .send()
+            .map_err(|e| super::network_error("LWA token", 1, &e))?;
         let status = resp.status().as_u16();
         let bytes = resp.bytes().map_err(|e| SpapiError::Network {
             op: "LWA token",

@@ -9,3 +9,4 @@ mod purge;
 mod sandbox_cli;
 mod sync_orders;
 mod tax_report;
+mod transport;
