@@ -138,9 +138,7 @@ fn refusal_of(e: &rustls::Error) -> Option<TlsRefusal> {
         )
         | E::AlertReceived(A::ProtocolVersion) => TlsRefusal::OldProtocol,
         E::PeerIncompatible(_)
-        | E::AlertReceived(A::HandshakeFailure | A::InsufficientSecurity) => {
-            TlsRefusal::Handshake
-        }
+        | E::AlertReceived(A::HandshakeFailure | A::InsufficientSecurity) => TlsRefusal::Handshake,
         E::InvalidCertificate(c) => match c {
             C::UnknownIssuer => TlsRefusal::UnknownIssuer,
             C::Expired

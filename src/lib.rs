@@ -63,6 +63,14 @@ pub fn run(cli: &cli::Cli) -> Exit {
             outcome.exit
         }
         Err(e) => {
+            // A full disk or a read-only database is reported with the data directory
+            // it concerns, which the store's own errors do not know.
+            let e = match (error::storage_problem(&e), ctx.config()) {
+                (Some(problem), Ok(cfg)) => {
+                    anyhow::Error::new(error::storage_error(problem, &cfg.data_dir(), &e))
+                }
+                _ => e,
+            };
             let exit = error::report(&e);
             ctx.finish(
                 &format!("{exit:?}").to_ascii_lowercase(),

@@ -186,7 +186,14 @@ impl TlsServer {
         let out = dir.join("s_server.out");
         let mut child = Command::new("openssl")
             .arg("s_server")
-            .args(["-accept", "127.0.0.1:0", "-cert", "leaf.pem", "-key", "leaf.key"])
+            .args([
+                "-accept",
+                "127.0.0.1:0",
+                "-cert",
+                "leaf.pem",
+                "-key",
+                "leaf.key",
+            ])
             .args(protocol_args)
             .current_dir(dir)
             // s_server stops at the end of its stdin: keep it open.
@@ -249,8 +256,18 @@ impl TlsServer {
         }
         drop(stdin);
         let mut text = String::new();
-        child.stdout.take().unwrap().read_to_string(&mut text).unwrap();
-        child.stderr.take().unwrap().read_to_string(&mut text).unwrap();
+        child
+            .stdout
+            .take()
+            .unwrap()
+            .read_to_string(&mut text)
+            .unwrap();
+        child
+            .stderr
+            .take()
+            .unwrap()
+            .read_to_string(&mut text)
+            .unwrap();
         let _ = child.wait();
         text
     }
@@ -277,7 +294,11 @@ fn amazon_at(url: &str) -> TestEnv {
 #[track_caller]
 fn assert_refused(r: &crate::common::Run, server: &TlsServer, says: &str) {
     r.assert_code(2);
-    let errors: Vec<&str> = r.stderr.lines().filter(|l| l.starts_with("error:")).collect();
+    let errors: Vec<&str> = r
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with("error:"))
+        .collect();
     assert_eq!(errors.len(), 1, "{}", r.stderr);
     assert!(errors[0].contains(says), "{}", r.stderr);
     assert!(errors[0].contains("nothing was sent"), "{}", r.stderr);
@@ -292,7 +313,10 @@ fn assert_refused(r: &crate::common::Run, server: &TlsServer, says: &str) {
         fulfil::sandbox::creds::LWA_CLIENT_SECRET,
         fulfil::sandbox::creds::REFRESH_TOKEN,
     ] {
-        assert!(!seen.contains(leak), "the server received {leak:?}:\n{seen}");
+        assert!(
+            !seen.contains(leak),
+            "the server received {leak:?}:\n{seen}"
+        );
     }
 }
 
@@ -304,8 +328,15 @@ fn plain_http_to_a_non_loopback_host_is_refused_before_any_connection() {
     let started = Instant::now();
     let r = env.run(&["sync-orders"]);
     r.assert_code(2);
-    assert!(started.elapsed() < Duration::from_secs(10), "it tried to connect");
-    let errors: Vec<&str> = r.stderr.lines().filter(|l| l.starts_with("error:")).collect();
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "it tried to connect"
+    );
+    let errors: Vec<&str> = r
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with("error:"))
+        .collect();
     assert_eq!(errors.len(), 1, "{}", r.stderr);
     assert!(errors[0].contains("192.0.2.1"), "{}", r.stderr);
     assert!(errors[0].contains("plain http"), "{}", r.stderr);
@@ -337,7 +368,11 @@ fn a_server_that_speaks_only_tls_1_0_or_1_1_is_refused() {
         let env = amazon_at(&server.url());
         let r = env.run(&["sync-orders"]);
         assert_refused(&r, &server, "protocol version that is not acceptable");
-        assert!(r.stderr.contains("TLS 1.2 or 1.3 is required"), "{}", r.stderr);
+        assert!(
+            r.stderr.contains("TLS 1.2 or 1.3 is required"),
+            "{}",
+            r.stderr
+        );
         assert_eq!(server.seen().matches(MARKER).count(), marker_count);
         assert!(env.sb().records().is_empty());
     }
@@ -367,7 +402,11 @@ fn a_certificate_from_an_unknown_authority_is_refused() {
         env.sb()
             .records()
             .iter()
-            .filter(|r| r["operation"].as_str().is_some_and(|o| o.starts_with("postnl.")))
+            .filter(|r| {
+                r["operation"]
+                    .as_str()
+                    .is_some_and(|o| o.starts_with("postnl."))
+            })
             .count()
     };
     assert_eq!(postnl_calls(), 0);
@@ -389,7 +428,9 @@ fn a_certificate_from_an_unknown_authority_is_refused() {
     let r = env.run(&["make-labels"]);
     assert_refused(&r, &server, "unknown certificate authority");
     assert!(
-        !server.seen().contains(fulfil::sandbox::creds::POSTNL_API_KEY),
+        !server
+            .seen()
+            .contains(fulfil::sandbox::creds::POSTNL_API_KEY),
         "{}",
         server.seen()
     );
