@@ -14,6 +14,8 @@ pub mod http;
 pub mod invoice;
 pub mod labels;
 pub mod logging;
+#[cfg(test)]
+mod parse_props;
 pub mod pdf;
 pub mod postnl;
 pub mod retention;

@@ -390,7 +390,7 @@ fn amz_date(t: time::OffsetDateTime) -> String {
 
 /// The first `{code, message}` of an SP-API error body, shortened; the body itself is
 /// not kept.
-fn first_error(body: &[u8]) -> (String, String) {
+pub(crate) fn first_error(body: &[u8]) -> (String, String) {
     #[derive(serde::Deserialize)]
     struct E {
         code: Option<String>,
