@@ -6,6 +6,7 @@
 //! and the user-agent Amazon asks for. Plain http is accepted only for loopback
 //! endpoints, which is where the project's sandbox runs.
 
+use std::fmt;
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -28,6 +29,128 @@ impl Classify for TransportError {
     fn hints(&self) -> Vec<String> {
         vec!["use an https:// endpoint; http:// is only for the sandbox on 127.0.0.1".into()]
     }
+}
+
+/// Why the TLS layer refused a server, read from the rustls error behind a transport
+/// error. Nothing was sent over such a connection: rustls gives the HTTP layer no
+/// stream until the handshake has finished and the certificate has been checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TlsRefusal {
+    /// The server speaks only TLS 1.0/1.1 (or SSL), which fulfil does not accept.
+    OldProtocol,
+    /// The certificate does not chain to one of the bundled Mozilla roots.
+    UnknownIssuer,
+    /// The certificate has expired or is not valid yet.
+    Expired,
+    /// The certificate is not for the host name in the endpoint.
+    WrongHost,
+    /// The server and fulfil found no common protocol or cipher suite.
+    Handshake,
+    /// Any other certificate problem (bad signature, revoked, malformed, …).
+    BadCertificate,
+}
+
+impl fmt::Display for TlsRefusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            TlsRefusal::OldProtocol => {
+                "the server offers only TLS 1.0/1.1, a protocol version that is not acceptable (TLS 1.2 or 1.3 is required)"
+            }
+            TlsRefusal::UnknownIssuer => {
+                "the server's certificate is not trusted: it was issued by an unknown certificate authority"
+            }
+            TlsRefusal::Expired => {
+                "the server's certificate is not trusted: it has expired or is not valid yet"
+            }
+            TlsRefusal::WrongHost => {
+                "the server's certificate is not trusted: it is not valid for this host name"
+            }
+            TlsRefusal::Handshake => {
+                "the TLS handshake failed: the server accepts no TLS 1.2/1.3 cipher suite that fulfil offers"
+            }
+            TlsRefusal::BadCertificate => "the server's certificate is not trusted: it is invalid",
+        })
+    }
+}
+
+/// A connection that TLS refused, for one operation. Raised by the SP-API, LWA and
+/// PostNL clients, which do not retry it: the same server gives the same answer.
+#[derive(Debug, thiserror::Error)]
+#[error("{op}: {refusal}; nothing was sent")]
+pub struct TlsError {
+    pub op: &'static str,
+    pub refusal: TlsRefusal,
+}
+
+impl Classify for TlsError {
+    /// Exit 2, not 4: a refused certificate or protocol version does not go away by
+    /// itself on the next cron tick, and retrying it blindly would hide what may be an
+    /// interception (a proxy or a middlebox with its own certificate). A person must
+    /// look at the endpoint or the network, which is what exit 2 asks for.
+    fn exit(&self) -> Exit {
+        Exit::Config
+    }
+    fn hints(&self) -> Vec<String> {
+        let mut h = vec![match self.refusal {
+            TlsRefusal::OldProtocol | TlsRefusal::Handshake => {
+                "check the endpoint in the config: Amazon and PostNL speak TLS 1.2+, so this server is not theirs or sits behind an outdated proxy".to_string()
+            }
+            TlsRefusal::UnknownIssuer | TlsRefusal::WrongHost | TlsRefusal::BadCertificate => {
+                "check the endpoint in the config and whether a proxy or firewall intercepts TLS on this network; fulfil trusts only the bundled Mozilla roots".to_string()
+            }
+            TlsRefusal::Expired => {
+                "check the system clock (FULFIL_NOW does not affect certificates) and the endpoint in the config".to_string()
+            }
+        }];
+        h.push("no credentials or data were sent to this server".into());
+        h
+    }
+}
+
+/// Finds a TLS refusal behind a transport error, if that is what it is.
+pub fn tls_refusal(err: &(dyn std::error::Error + 'static)) -> Option<TlsRefusal> {
+    let mut next: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    while let Some(e) = next {
+        if let Some(r) = e.downcast_ref::<rustls::Error>() {
+            return refusal_of(r);
+        }
+        // An io::Error hides its inner error from `source()` (and the connector nests
+        // one io::Error in another); step into it directly.
+        next = match e
+            .downcast_ref::<std::io::Error>()
+            .and_then(std::io::Error::get_ref)
+        {
+            Some(inner) => Some(inner as &(dyn std::error::Error + 'static)),
+            None => e.source(),
+        };
+    }
+    None
+}
+
+/// Only errors that can happen during the handshake count: before it finishes no byte
+/// of the request leaves. Other TLS errors (a broken record later on) stay network
+/// errors, which are retried.
+fn refusal_of(e: &rustls::Error) -> Option<TlsRefusal> {
+    use rustls::{AlertDescription as A, CertificateError as C, Error as E, PeerIncompatible as P};
+    Some(match e {
+        E::PeerIncompatible(
+            P::ServerDoesNotSupportTls12Or13 | P::ServerTlsVersionIsDisabledByOurConfig,
+        )
+        | E::AlertReceived(A::ProtocolVersion) => TlsRefusal::OldProtocol,
+        E::PeerIncompatible(_)
+        | E::AlertReceived(A::HandshakeFailure | A::InsufficientSecurity) => TlsRefusal::Handshake,
+        E::InvalidCertificate(c) => match c {
+            C::UnknownIssuer => TlsRefusal::UnknownIssuer,
+            C::Expired
+            | C::ExpiredContext { .. }
+            | C::NotValidYet
+            | C::NotValidYetContext { .. } => TlsRefusal::Expired,
+            C::NotValidForName | C::NotValidForNameContext { .. } => TlsRefusal::WrongHost,
+            _ => TlsRefusal::BadCertificate,
+        },
+        E::NoCertificatesPresented => TlsRefusal::BadCertificate,
+        _ => return None,
+    })
 }
 
 /// Checks the transport rule for a configured endpoint.
@@ -176,6 +299,65 @@ mod tests {
         ));
         assert!(check_endpoint("ftp://x").is_err());
         assert!(check_endpoint("not a url").is_err());
+    }
+
+    #[test]
+    fn tls_refusals_are_found_behind_nested_io_errors() {
+        use rustls::{AlertDescription, CertificateError, Error};
+        let wrap = |e: Error| {
+            let inner = std::io::Error::new(std::io::ErrorKind::InvalidData, e);
+            std::io::Error::other(inner)
+        };
+        let cases = [
+            (
+                Error::AlertReceived(AlertDescription::ProtocolVersion),
+                Some(TlsRefusal::OldProtocol),
+            ),
+            (
+                Error::PeerIncompatible(rustls::PeerIncompatible::ServerDoesNotSupportTls12Or13),
+                Some(TlsRefusal::OldProtocol),
+            ),
+            (
+                Error::InvalidCertificate(CertificateError::UnknownIssuer),
+                Some(TlsRefusal::UnknownIssuer),
+            ),
+            (
+                Error::InvalidCertificate(CertificateError::Expired),
+                Some(TlsRefusal::Expired),
+            ),
+            (
+                Error::InvalidCertificate(CertificateError::NotValidForName),
+                Some(TlsRefusal::WrongHost),
+            ),
+            (
+                Error::InvalidCertificate(CertificateError::BadSignature),
+                Some(TlsRefusal::BadCertificate),
+            ),
+            (
+                Error::AlertReceived(AlertDescription::HandshakeFailure),
+                Some(TlsRefusal::Handshake),
+            ),
+            // After the handshake: a network error, not a refusal.
+            (Error::DecryptError, None),
+        ];
+        for (err, want) in cases {
+            let shown = format!("{err:?}");
+            assert_eq!(tls_refusal(&wrap(err)), want, "{shown}");
+        }
+        let plain = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "refused");
+        assert_eq!(tls_refusal(&plain), None);
+    }
+
+    #[test]
+    fn a_tls_refusal_is_exit_2_with_hints() {
+        let e = TlsError {
+            op: "LWA token",
+            refusal: TlsRefusal::UnknownIssuer,
+        };
+        assert_eq!(e.exit(), Exit::Config);
+        assert!(e.to_string().contains("unknown certificate authority"));
+        assert!(e.to_string().contains("nothing was sent"));
+        assert_eq!(e.hints().len(), 2);
     }
 
     #[test]

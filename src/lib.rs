@@ -15,6 +15,8 @@ pub mod http;
 pub mod invoice;
 pub mod labels;
 pub mod logging;
+#[cfg(test)]
+mod parse_props;
 pub mod pdf;
 pub mod postnl;
 pub mod retention;
@@ -60,6 +62,14 @@ pub fn run(cli: &cli::Cli) -> Exit {
             outcome.exit
         }
         Err(e) => {
+            // A full disk or a read-only database is reported with the data directory
+            // it concerns, which the store's own errors do not know.
+            let e = match (error::storage_problem(&e), ctx.config()) {
+                (Some(problem), Ok(cfg)) => {
+                    anyhow::Error::new(error::storage_error(problem, &cfg.data_dir(), &e))
+                }
+                _ => e,
+            };
             let exit = error::report(&e);
             ctx.finish(exit.outcome(), &serde_json::json!({ "exit": exit.code() }));
             exit

@@ -1015,7 +1015,8 @@ fn write_private(dir: &Path, path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
         .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o600))
         .tempfile_in(dir)
         .with_context(|| format!("cannot write in {}", dir.display()))?;
-    tmp.write_all(bytes)?;
+    tmp.write_all(bytes)
+        .with_context(|| format!("cannot write {}", path.display()))?;
     failpoint::hit("make-invoices:file-written");
     tmp.persist(path)
         .map_err(|e| e.error)

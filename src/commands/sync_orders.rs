@@ -252,14 +252,7 @@ fn store_order(
     raw: &serde_json::Value,
     now: &str,
 ) -> Result<Applied, &'static str> {
-    if longest_string(raw) > MAX_FIELD {
-        return Err("field_too_long");
-    }
-    let order: Order = serde_json::from_value(raw.clone()).map_err(|_| "unreadable_order")?;
-    if !plausible_order_id(&order.order_id) {
-        return Err("bad_order_id");
-    }
-    let (row, items, packages, pii) = convert(&order)?;
+    let (row, items, packages, pii) = parse_order(raw)?;
     let existing = db::existing(tx, &row.order_id).map_err(|_| "store_error")?;
     if let Some(e) = &existing {
         // The overlap brings orders we already have; an older snapshot never wins.
@@ -280,6 +273,19 @@ fn store_order(
             cancelled: decided.stage == Stage::Cancelled && e.stage != Stage::Cancelled,
         },
     })
+}
+
+/// Reads one order of a search page into rows, without touching the store; the reason
+/// for a refusal is a fixed code. Pure, so that any JSON can be thrown at it in tests.
+pub(crate) fn parse_order(raw: &serde_json::Value) -> Result<Rows, &'static str> {
+    if longest_string(raw) > MAX_FIELD {
+        return Err("field_too_long");
+    }
+    let order: Order = serde_json::from_value(raw.clone()).map_err(|_| "unreadable_order")?;
+    if !plausible_order_id(&order.order_id) {
+        return Err("bad_order_id");
+    }
+    convert(&order)
 }
 
 fn longest_string(v: &serde_json::Value) -> usize {
@@ -308,7 +314,7 @@ fn amount(m: &models::Money) -> Result<String, &'static str> {
 }
 
 /// An order as rows: the anonymous order, its items and packages, its personal data.
-type Rows = (OrderRow, Vec<ItemRow>, Vec<PackageRow>, Option<PiiRow>);
+pub(crate) type Rows = (OrderRow, Vec<ItemRow>, Vec<PackageRow>, Option<PiiRow>);
 
 /// Turns the API's order into rows; refuses orders whose values make no sense.
 fn convert(o: &Order) -> Result<Rows, &'static str> {

@@ -713,3 +713,65 @@ mod tests {
         assert_eq!(csv_cell("x\"y"), "\"x\"\"y\"");
     }
 }
+
+/// Properties of the EUR conversion (issue #8): cents, rounding, sign, order.
+#[cfg(test)]
+mod fx_props {
+    use proptest::prelude::*;
+    use rust_decimal::Decimal;
+    use rust_decimal_macros::dec;
+
+    use super::to_eur;
+    use crate::invoice::render::EurRate;
+
+    fn at(rate: Decimal) -> EurRate {
+        EurRate {
+            rate,
+            date: time::macros::date!(2026 - 11 - 20),
+            source: "European Central Bank".into(),
+        }
+    }
+
+    /// Amounts up to a hundred million in cents; rates from 0.0001 to 1000 per EUR.
+    fn amount() -> impl Strategy<Value = Decimal> {
+        (-10_000_000_000i64..10_000_000_000).prop_map(|c| Decimal::new(c, 2))
+    }
+    fn rate() -> impl Strategy<Value = Decimal> {
+        (1i64..10_000_000).prop_map(|r| Decimal::new(r, 4))
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 1024, failure_persistence: None, ..ProptestConfig::default() })]
+
+        #[test]
+        fn to_eur_is_the_nearest_cent_half_away_from_zero(a in amount(), r in rate()) {
+            let eur = to_eur(a, Some(&at(r)));
+            prop_assert_eq!(eur.round_dp(2), eur, "whole cents");
+            let exact = a / r;
+            prop_assert!((eur - exact).abs() <= dec!(0.005), "{} vs {}", eur, exact);
+            // Exactly half a cent goes away from zero.
+            if (exact.abs() * dec!(1000)) % dec!(10) == dec!(5) && exact.round_dp(3) == exact {
+                prop_assert!(eur.abs() > exact.abs());
+            }
+            // A refund converts to the same EUR with the other sign.
+            prop_assert_eq!(to_eur(-a, Some(&at(r))), -eur);
+            // More in the document currency is never less in EUR.
+            prop_assert!(to_eur(a + dec!(0.01), Some(&at(r))) >= eur);
+            // EUR documents and a rate of one change nothing.
+            prop_assert_eq!(to_eur(a, None), a);
+            prop_assert_eq!(to_eur(a, Some(&at(Decimal::ONE))), a);
+        }
+
+        /// The ledger converts each rate's figures on their own (the document prints
+        /// them so); their sum differs from the converted total by at most half a cent
+        /// per part, plus the total's own half cent.
+        #[test]
+        fn parts_converted_apart_stay_near_the_converted_total(parts in prop::collection::vec(amount(), 1..8), r in rate()) {
+            let total: Decimal = parts.iter().copied().sum();
+            let apart: Decimal = parts.iter().map(|p| to_eur(*p, Some(&at(r)))).sum();
+            let whole = to_eur(total, Some(&at(r)));
+            let bound = Decimal::from(parts.len()) * dec!(0.005) + dec!(0.005);
+            prop_assert!((apart - whole).abs() <= bound, "{} vs {}", apart, whole);
+        }
+    }
+}

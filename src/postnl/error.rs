@@ -25,6 +25,9 @@ pub enum PostnlError {
     /// The configured endpoint breaks the transport rule.
     #[error(transparent)]
     Endpoint(#[from] TransportError),
+    /// TLS refused the server (old protocol, untrusted certificate); not retried.
+    #[error(transparent)]
+    Tls(#[from] crate::http::TlsError),
     /// A setting (customer code, customer number, API key) cannot work.
     #[error("PostNL settings: {0}")]
     Config(&'static str),
@@ -137,6 +140,7 @@ impl PostnlError {
 impl Classify for PostnlError {
     fn exit(&self) -> Exit {
         match self {
+            Self::Tls(e) => e.exit(),
             Self::Endpoint(_) | Self::Config(_) | Self::Unauthorized { .. } => Exit::Config,
             Self::Throttled { .. }
             | Self::Server { .. }
@@ -161,6 +165,7 @@ impl Classify for PostnlError {
         };
         match self {
             Self::Endpoint(e) => e.hints(),
+            Self::Tls(e) => e.hints(),
             Self::Config(_) => {
                 vec!["check postnl.customer_code, postnl.customer_number and postnl.api_key".into()]
             }

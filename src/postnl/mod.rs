@@ -217,6 +217,9 @@ impl<'a> Client<'a> {
             let resp = match req.send() {
                 Ok(r) => r,
                 Err(e) => {
+                    if let Some(refusal) = crate::http::tls_refusal(&e) {
+                        return Err(crate::http::TlsError { op, refusal }.into());
+                    }
                     let detail = crate::spapi::transport_detail(&e);
                     if tries < max {
                         tracing::debug!(

@@ -83,50 +83,52 @@ impl Lwa {
             ("client_id", self.creds.client_id.expose_secret()),
             ("client_secret", self.creds.client_secret.expose_secret()),
         ];
-        let resp =
-            http.post(&self.creds.url)
-                .form(&form)
-                .send()
-                .map_err(|e| SpapiError::Network {
-                    op: "LWA token",
-                    tries: 1,
-                    detail: super::transport_detail(&e),
-                })?;
+        let resp = http
+            .post(&self.creds.url)
+            .form(&form)
+            .send()
+            .map_err(|e| super::network_error("LWA token", 1, &e))?;
         let status = resp.status().as_u16();
-        let bytes = resp.bytes().map_err(|e| SpapiError::Network {
-            op: "LWA token",
-            tries: 1,
-            detail: super::transport_detail(&e),
-        })?;
-        if status == 200 {
-            let answer: TokenAnswer =
-                serde_json::from_slice(&bytes).map_err(|e| SpapiError::Malformed {
-                    op: "LWA token",
-                    detail: super::error::json_detail(&e),
-                    request_id: None,
-                })?;
-            let lifetime =
-                time::Duration::seconds(answer.expires_in.unwrap_or(3600).clamp(1, 86_400));
-            let token = SecretString::from(answer.access_token);
-            *self.cached.borrow_mut() = Some(Cached {
-                token: token.clone(),
-                refresh_at: now + lifetime - EARLY.min(lifetime / 10),
-            });
-            return Ok(token);
-        }
-        if status >= 500 || status == 429 {
-            return Err(SpapiError::Server {
-                op: "LWA token",
-                status,
-                tries: 1,
-                request_id: None,
-            });
-        }
-        let code = serde_json::from_slice::<LwaErrorBody>(&bytes)
-            .ok()
-            .and_then(|b| b.error)
-            .filter(|c| c.len() < 64 && c.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'))
-            .unwrap_or_else(|| format!("HTTP {status}"));
-        Err(SpapiError::Lwa { code, status })
+        let bytes = resp
+            .bytes()
+            .map_err(|e| super::network_error("LWA token", 1, &e))?;
+        let (token, lifetime) = read_token_reply(status, &bytes)?;
+        *self.cached.borrow_mut() = Some(Cached {
+            token: token.clone(),
+            refresh_at: now + lifetime - EARLY.min(lifetime / 10),
+        });
+        Ok(token)
     }
+}
+
+/// Reads LWA's answer: the access token and its lifetime (clamped to a day), or the
+/// error it stands for. Pure, so that any body can be thrown at it in tests.
+pub(crate) fn read_token_reply(
+    status: u16,
+    bytes: &[u8],
+) -> Result<(SecretString, time::Duration), SpapiError> {
+    if status == 200 {
+        let answer: TokenAnswer =
+            serde_json::from_slice(bytes).map_err(|e| SpapiError::Malformed {
+                op: "LWA token",
+                detail: super::error::json_detail(&e),
+                request_id: None,
+            })?;
+        let lifetime = time::Duration::seconds(answer.expires_in.unwrap_or(3600).clamp(1, 86_400));
+        return Ok((SecretString::from(answer.access_token), lifetime));
+    }
+    if status >= 500 || status == 429 {
+        return Err(SpapiError::Server {
+            op: "LWA token",
+            status,
+            tries: 1,
+            request_id: None,
+        });
+    }
+    let code = serde_json::from_slice::<LwaErrorBody>(bytes)
+        .ok()
+        .and_then(|b| b.error)
+        .filter(|c| c.len() < 64 && c.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'))
+        .unwrap_or_else(|| format!("HTTP {status}"));
+    Err(SpapiError::Lwa { code, status })
 }

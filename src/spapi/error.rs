@@ -7,6 +7,9 @@ use crate::error::{Classify, Exit};
 
 #[derive(Debug, thiserror::Error)]
 pub enum SpapiError {
+    /// TLS refused the server (old protocol, untrusted certificate); not retried.
+    #[error(transparent)]
+    Tls(#[from] crate::http::TlsError),
     #[error("Amazon login (LWA) refused the credentials: {code}")]
     Lwa { code: String, status: u16 },
     #[error("Amazon denied {op} ({status} {code}: {message}){}", rid(.request_id.as_ref()))]
@@ -65,6 +68,7 @@ fn rid(r: Option<&String>) -> String {
 impl Classify for SpapiError {
     fn exit(&self) -> Exit {
         match self {
+            SpapiError::Tls(e) => e.exit(),
             SpapiError::Lwa { .. } | SpapiError::Denied { .. } => Exit::Config,
             SpapiError::Throttled { .. }
             | SpapiError::Server { .. }
@@ -78,6 +82,7 @@ impl Classify for SpapiError {
 
     fn hints(&self) -> Vec<String> {
         match self {
+            SpapiError::Tls(e) => e.hints(),
             SpapiError::Lwa { code, .. } if code == "invalid_grant" => vec![
                 "the refresh token was revoked or is wrong: authorize the app again in Seller Central and store the new refresh token".into(),
             ],

@@ -208,7 +208,7 @@ pub fn download(
 }
 
 /// Inflates a gzip member (RFC 1952): header, optional fields, raw deflate data.
-fn gunzip(data: &[u8]) -> Option<Vec<u8>> {
+pub(crate) fn gunzip(data: &[u8]) -> Option<Vec<u8>> {
     if data.len() < 18 || data[0] != 0x1f || data[1] != 0x8b || data[2] != 8 {
         return None;
     }

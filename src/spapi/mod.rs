@@ -247,16 +247,13 @@ impl<'a> Client<'a> {
             let resp = match req.send() {
                 Ok(r) => r,
                 Err(e) => {
-                    if tries < self.retry.max_tries {
+                    let err = network_error(op, tries, &e);
+                    if tries < self.retry.max_tries && !matches!(err, SpapiError::Tls(_)) {
                         tracing::debug!(operation = op, error = %transport_detail(&e), "network error, retrying");
                         self.pause(self.backoff(tries));
                         continue;
                     }
-                    return Err(SpapiError::Network {
-                        op,
-                        tries,
-                        detail: transport_detail(&e),
-                    });
+                    return Err(err);
                 }
             };
             let status = resp.status().as_u16();
@@ -393,7 +390,7 @@ fn amz_date(t: time::OffsetDateTime) -> String {
 
 /// The first `{code, message}` of an SP-API error body, shortened; the body itself is
 /// not kept.
-fn first_error(body: &[u8]) -> (String, String) {
+pub(crate) fn first_error(body: &[u8]) -> (String, String) {
     #[derive(serde::Deserialize)]
     struct E {
         code: Option<String>,
@@ -419,6 +416,18 @@ fn first_error(body: &[u8]) -> (String, String) {
             short(e.message.unwrap_or_default()),
         ),
         None => ("Unknown".into(), String::new()),
+    }
+}
+
+/// A failed send as an [`SpapiError`]: a TLS refusal (not retried) or a network error.
+pub(crate) fn network_error(op: &'static str, tries: u32, e: &reqwest::Error) -> SpapiError {
+    match crate::http::tls_refusal(e) {
+        Some(refusal) => SpapiError::Tls(crate::http::TlsError { op, refusal }),
+        None => SpapiError::Network {
+            op,
+            tries,
+            detail: transport_detail(e),
+        },
     }
 }
 

@@ -9,5 +9,7 @@ mod make_invoices;
 mod make_labels;
 mod purge;
 mod sandbox_cli;
+mod storage;
 mod sync_orders;
 mod tax_report;
+mod transport;
