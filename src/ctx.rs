@@ -108,6 +108,15 @@ impl Ctx {
         self.store_in(Mode::Write, command)
     }
 
+    /// For a command that opened the database read-only by itself (doctor): its run
+    /// gets an audit entry under this key when it ends, like any other read-only run.
+    pub fn audit_read_only_run(&self, key: store::DbKey) {
+        if self.opened.get().is_none() {
+            self.opened.set(Some(Mode::Read));
+            *self.read_key.borrow_mut() = Some(key);
+        }
+    }
+
     /// The store opened read-only, without the writer lock.
     pub fn store_read(&self) -> anyhow::Result<RefMut<'_, Store>> {
         self.store_in(Mode::Read, "")

@@ -234,6 +234,14 @@ pub fn run_checks(ctx: &Ctx, online: bool) -> Vec<Check> {
         Some(cfg) => check_disk_space(cfg),
         None => Check::skip("disk-space", no_config),
     });
+    // The database opened, as its owner: this run goes into the audit log like every
+    // other (the one write doctor makes, and only when it is safe to make it).
+    if store.is_some()
+        && let Some(key) = key
+    {
+        drop(store);
+        ctx.audit_read_only_run(key);
+    }
     out
 }
 

@@ -221,6 +221,25 @@ fn healthy_setup_passes_every_check_as_an_unprivileged_user() {
         v["summary"],
         serde_json::json!({"ok": 16, "warn": 0, "fail": 0, "skip": 0, "exit": 0})
     );
+    // Like every command that opens the database, doctor's runs are in the audit log,
+    // with counts only; the run history of writing commands is not touched.
+    let r = run_as_nobody(&env, &["--json", "audit"]);
+    r.assert_code(0);
+    let entries: serde_json::Value = serde_json::from_str(r.stdout.trim()).unwrap();
+    let doctors: Vec<&serde_json::Value> = entries
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["command"] == "doctor")
+        .collect();
+    assert_eq!(doctors.len(), 2, "{entries}");
+    assert_eq!(doctors[0]["outcome"], "ok", "{entries}");
+    assert!(!doctors[0].to_string().contains("db.key"), "{entries}");
+    run_as_nobody(&env, &["audit", "verify"]).assert_code(0);
+    assert_eq!(
+        env.count("SELECT count(*) FROM runs WHERE command = 'doctor'"),
+        0
+    );
 }
 
 #[test]
