@@ -156,6 +156,7 @@ pub fn run(ctx: &Ctx, args: &MakeLabelsArgs) -> anyhow::Result<Outcome> {
                     }
                     Ok(())
                 })?;
+                crate::failpoint::hit("make-labels:barcodes-reserved");
             }
             if ready.is_empty() {
                 continue;
@@ -618,6 +619,8 @@ fn label_batch(
         }
         Err(e) => return Err(e.into()),
     };
+    // A kill here loses PostNL's answer: the next run asks again for the same barcodes.
+    crate::failpoint::hit("make-labels:label-answered");
     let at = rfc3339(ctx.clock.now());
     let mut made = Vec::new();
     let mut refused = Vec::new();
