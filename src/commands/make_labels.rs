@@ -806,16 +806,26 @@ fn confirm_orders(
             continue;
         }
         let now = ctx.clock.now();
+        // The ship date is the label's time, not this run's: a confirmation whose answer
+        // was lost (a kill, a dropped connection) is sent again byte for byte, which
+        // Amazon accepts as the same package, where a new date would be refused as a
+        // different confirmation of the same package (issue #8).
+        let ship_date = c
+            .parcel
+            .labelled_at
+            .clone()
+            .unwrap_or_else(|| rfc3339(now));
         let body = spapi::shipments::ConfirmShipment::postnl(
             &c.marketplace_id,
             &c.parcel.package_reference_id,
             &cfg.labels.carrier_code,
             &c.parcel.barcode,
-            &rfc3339(now),
+            &ship_date,
             &c.items,
         );
         match spapi::shipments::confirm(client, &c.parcel.order_id, &body) {
             Ok(()) => {
+                crate::failpoint::hit("make-labels:confirm-sent");
                 let due =
                     rfc3339(now + time::Duration::days(i64::from(cfg.retention.fulfilled_days)));
                 let at = rfc3339(now);
