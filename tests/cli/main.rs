@@ -6,6 +6,7 @@ mod foundation;
 mod make_invoices;
 mod make_labels;
 mod purge;
+mod reliability;
 mod sandbox_cli;
 mod sync_orders;
 mod tax_report;
