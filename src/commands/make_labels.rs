@@ -838,11 +838,7 @@ fn confirm_orders(
         // was lost (a kill, a dropped connection) is sent again byte for byte, which
         // Amazon accepts as the same package, where a new date would be refused as a
         // different confirmation of the same package (issue #8).
-        let ship_date = c
-            .parcel
-            .labelled_at
-            .clone()
-            .unwrap_or_else(|| rfc3339(now));
+        let ship_date = c.parcel.labelled_at.clone().unwrap_or_else(|| rfc3339(now));
         let body = spapi::shipments::ConfirmShipment::postnl(
             &c.marketplace_id,
             &c.parcel.package_reference_id,
@@ -961,7 +957,11 @@ mod tests {
             .unwrap()
             .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
             .collect();
-        assert_eq!(names.len(), 2, "write_private leaves only its file: {names:?}");
+        assert_eq!(
+            names.len(),
+            2,
+            "write_private leaves only its file: {names:?}"
+        );
         sweep_temp_files(dir.path());
         assert!(!leftover.exists());
         assert_eq!(std::fs::read(&print).unwrap(), b"%PDF-1.7 labels");

@@ -212,7 +212,7 @@ fn settle(env: &TestEnv, ledger: &mut Ledger, args: &[&str], tries: usize) -> Ru
     let mut last = String::new();
     for _ in 0..tries {
         let r = ledger.run(env, args);
-        last = r.stderr.clone();
+        last.clone_from(&r.stderr);
         match r.code {
             0 | 3 => return r,
             4 => {}
@@ -715,7 +715,6 @@ fn random_kills_during_every_command_lose_and_double_nothing() {
     assert_invoices(&env);
     assert_like_reference(&env, "after kills");
     kill(&mut env, &mut ledger, "purge", LATER, 1);
-    drop(kill);
     assert_purged(&env);
     assert_sound(&env);
     assert_eq!(assert_labels(&env, &ledger), seconds);
@@ -1161,7 +1160,6 @@ fn the_whole_pipeline_at_trace_level_shows_no_personal_data() {
     step(&env, &["purge"], &[0]);
     step(&env, &["status"], &[0]);
     env.now = NOW.to_string();
-    drop(step);
 
     let mut trace_lines = 0;
     for (what, r) in &outputs {
