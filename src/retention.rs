@@ -125,6 +125,7 @@ fn remove(
     for chunk in orders.chunks(500) {
         let removed: Vec<Removed> =
             store.tx(|tx| chunk.iter().map(|id| db::forget(tx, id, at)).collect())?;
+        crate::failpoint::hit("purge:rows-removed");
         for r in removed {
             report.purged += 1;
             report.pii_rows += r.pii_rows;
@@ -142,10 +143,12 @@ fn remove(
             continue;
         }
         report.file_bytes += shred(path)?;
+        crate::failpoint::hit("purge:file-shredded");
         report.files_removed += 1;
         db::file_removed(store.conn(), &f.path, at)?;
     }
     if report.purged > 0 || report.files_removed > 0 || force_vacuum {
+        crate::failpoint::hit("purge:before-scrub");
         report.vacuumed = store.scrub_adaptive(force_vacuum)?;
     }
     report.db_bytes_after = store.size_on_disk();

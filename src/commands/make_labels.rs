@@ -92,6 +92,9 @@ pub fn run(ctx: &Ctx, args: &MakeLabelsArgs) -> anyhow::Result<Outcome> {
     let (customer_code, customer_number) = account(cfg)?;
     let now = ctx.clock.now();
     let mut counts = Counts::default();
+    // The writer lock first: a run that is still writing owns its temporary files.
+    drop(ctx.store(COMMAND)?);
+    sweep_temp_files(&cfg.labels_dir());
 
     // 1. Plan: address, product, weight. Orders that need a person go to review now.
     let ready = db::ready_orders(ctx.store(COMMAND)?.conn())?;
@@ -156,6 +159,7 @@ pub fn run(ctx: &Ctx, args: &MakeLabelsArgs) -> anyhow::Result<Outcome> {
                     }
                     Ok(())
                 })?;
+                crate::failpoint::hit("make-labels:barcodes-reserved");
             }
             if ready.is_empty() {
                 continue;
@@ -618,6 +622,8 @@ fn label_batch(
         }
         Err(e) => return Err(e.into()),
     };
+    // A kill here loses PostNL's answer: the next run asks again for the same barcodes.
+    crate::failpoint::hit("make-labels:label-answered");
     let at = rfc3339(ctx.clock.now());
     let mut made = Vec::new();
     let mut refused = Vec::new();
@@ -721,16 +727,39 @@ fn deliver(
         );
         cfg.labels_dir().join(name)
     };
+    // Recorded for purge before it exists: a run killed between writing the file and
+    // recording it would leave labels with names and addresses that purge never hears
+    // of (issue #8). A record whose file never came is harmless to purge.
+    {
+        let store = ctx.store(COMMAND)?;
+        db::track_file(
+            store.conn(),
+            &path.display().to_string(),
+            "labels",
+            ids,
+            &rfc3339(ctx.clock.now()),
+        )?;
+    }
     write_private(&path, &bytes)?;
-    let store = ctx.store(COMMAND)?;
-    db::track_file(
-        store.conn(),
-        &path.display().to_string(),
-        "labels",
-        ids,
-        &rfc3339(ctx.clock.now()),
-    )?;
+    crate::failpoint::hit("make-labels:print-file-written");
     Ok((path.display().to_string(), pages))
+}
+
+/// Prefix of the temporary files print files are written to before the rename.
+const TEMP_PREFIX: &str = ".fulfil-tmp-";
+
+/// Removes the temporary print files a killed run left in the labels directory: they
+/// hold labels, and no record names them (issue #8). The caller holds the writer lock,
+/// so no running make-labels owns them.
+fn sweep_temp_files(dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        if entry.file_name().to_string_lossy().starts_with(TEMP_PREFIX) {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
 }
 
 /// Writes a file with mode 0600 through a temporary file and a rename.
@@ -745,7 +774,9 @@ pub fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
         .mode(0o700)
         .create(&dir)
         .with_context(|| format!("cannot create {}", dir.display()))?;
-    let mut tmp = tempfile::NamedTempFile::new_in(&dir)
+    let mut tmp = tempfile::Builder::new()
+        .prefix(TEMP_PREFIX)
+        .tempfile_in(&dir)
         .with_context(|| format!("cannot write in {}", dir.display()))?;
     tmp.write_all(bytes)
         .and_then(|()| tmp.as_file().sync_all())
@@ -804,16 +835,22 @@ fn confirm_orders(
             continue;
         }
         let now = ctx.clock.now();
+        // The ship date is the label's time, not this run's: a confirmation whose answer
+        // was lost (a kill, a dropped connection) is sent again byte for byte, which
+        // Amazon accepts as the same package, where a new date would be refused as a
+        // different confirmation of the same package (issue #8).
+        let ship_date = c.parcel.labelled_at.clone().unwrap_or_else(|| rfc3339(now));
         let body = spapi::shipments::ConfirmShipment::postnl(
             &c.marketplace_id,
             &c.parcel.package_reference_id,
             &cfg.labels.carrier_code,
             &c.parcel.barcode,
-            &rfc3339(now),
+            &ship_date,
             &c.items,
         );
         match spapi::shipments::confirm(client, &c.parcel.order_id, &body) {
             Ok(()) => {
+                crate::failpoint::hit("make-labels:confirm-sent");
                 let due =
                     rfc3339(now + time::Duration::days(i64::from(cfg.retention.fulfilled_days)));
                 let at = rfc3339(now);
@@ -908,5 +945,27 @@ mod tests {
             letterbox_delivery(date!(2026 - 11 - 23)),
             date!(2026 - 11 - 24)
         );
+    }
+
+    #[test]
+    fn a_killed_runs_temporary_print_files_are_swept_and_others_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let print = dir.path().join("labels-20261120-100000.pdf");
+        write_private(&print, b"%PDF-1.7 labels").unwrap();
+        let leftover = dir.path().join(format!("{TEMP_PREFIX}abc123"));
+        std::fs::write(&leftover, b"%PDF-1.7 half").unwrap();
+        let names: Vec<String> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(
+            names.len(),
+            2,
+            "write_private leaves only its file: {names:?}"
+        );
+        sweep_temp_files(dir.path());
+        assert!(!leftover.exists());
+        assert_eq!(std::fs::read(&print).unwrap(), b"%PDF-1.7 labels");
+        sweep_temp_files(&dir.path().join("missing"));
     }
 }

@@ -197,6 +197,7 @@ pub fn run(ctx: &Ctx, _args: &SyncOrdersArgs) -> anyhow::Result<Outcome> {
                 Ok(())
             })?;
         }
+        crate::failpoint::hit("sync-orders:page-stored");
         bar.set_message(format!("{} orders", counts.fetched));
         if next.is_none() {
             break;

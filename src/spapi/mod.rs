@@ -4,8 +4,9 @@
 //! attach the access token, send, then sort the answer. 2xx is returned; 429 empties
 //! the bucket and waits for it; 5xx, truncated answers and network errors are retried
 //! with exponential back-off and jitter a bounded number of times and then reported as
-//! temporary (exit 4); 401/403 drop the access token and try once more, then report a
-//! permission problem (exit 2); 400 is a bug report with Amazon's request id.
+//! temporary (exit 4); 401/403 drop the access token and try once more (and again, as
+//! failed tries, while Amazon says the token expired), then report a permission problem
+//! (exit 2); 400 is a bug report with Amazon's request id.
 //!
 //! Only the operations the commands need are here (Orders 2026-01-01 searchOrders,
 //! Orders v0 confirmShipment, Feeds). The request and response types are our own,
@@ -320,6 +321,14 @@ impl<'a> Client<'a> {
                         tries -= 1;
                         continue;
                     }
+                    if token_expired(&body) && tries < self.retry.max_tries {
+                        // Amazon says the token expired again (a clock far off, or a
+                        // token revoked early): a new token, counted as a failed try,
+                        // rather than a permission error that needs a person (issue #8).
+                        self.lwa.invalidate();
+                        self.pause(self.backoff(tries));
+                        continue;
+                    }
                     return Err(SpapiError::Denied {
                         op,
                         status,
@@ -390,6 +399,27 @@ fn amz_date(t: time::OffsetDateTime) -> String {
 
 /// The first `{code, message}` of an SP-API error body, shortened; the body itself is
 /// not kept.
+/// Whether an SP-API refusal says the access token expired (`details` of the first
+/// error, as Amazon words it: "The access token you provided has expired.").
+fn token_expired(body: &[u8]) -> bool {
+    #[derive(serde::Deserialize)]
+    struct E {
+        details: Option<String>,
+    }
+    #[derive(serde::Deserialize)]
+    struct L {
+        errors: Option<Vec<E>>,
+    }
+    serde_json::from_slice::<L>(body)
+        .ok()
+        .and_then(|l| l.errors)
+        .and_then(|v| v.into_iter().next())
+        .and_then(|e| e.details)
+        .is_some_and(|d| {
+            d.to_ascii_lowercase().contains("token") && d.to_ascii_lowercase().contains("expired")
+        })
+}
+
 pub(crate) fn first_error(body: &[u8]) -> (String, String) {
     #[derive(serde::Deserialize)]
     struct E {
@@ -454,5 +484,20 @@ pub(crate) fn transport_detail(e: &reqwest::Error) -> String {
     match last {
         Some(l) => format!("{kind}: {}", l.chars().take(160).collect::<String>()),
         None => kind.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_expired_token_is_told_apart_from_a_missing_role() {
+        let expired = br#"{"errors":[{"code":"Unauthorized","message":"Access to requested resource is denied.","details":"The access token you provided has expired."}]}"#;
+        let role = br#"{"errors":[{"code":"Unauthorized","message":"Access to requested resource is denied.","details":""}]}"#;
+        assert!(token_expired(expired));
+        assert!(!token_expired(role));
+        assert!(!token_expired(b"{\"errors\":[]}"));
+        assert!(!token_expired(b"not json"));
     }
 }
