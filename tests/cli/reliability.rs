@@ -255,6 +255,9 @@ fn assert_sound(env: &TestEnv) {
     assert_eq!(env.query("PRAGMA integrity_check"), vec!["ok"]);
     let cipher = env.query("PRAGMA cipher_integrity_check");
     assert!(cipher.is_empty(), "cipher_integrity_check: {cipher:?}");
+    // A killed run leaves no audit entry, and never a broken chain.
+    let r = env.run(&["audit", "verify"]);
+    assert_eq!(r.code, 0, "audit verify: {}{}", r.stdout, r.stderr);
 }
 
 /// Orders every sync must have seen: created long enough before the sandbox start that
