@@ -125,6 +125,27 @@ pub struct Font {
     fallback: (u16, u16),
     units_per_em: f32,
     postscript_name: String,
+    /// Font-wide figures for the PDF font descriptor.
+    metrics: Metrics,
+}
+
+/// The font-wide figures a PDF font descriptor needs, in font units, read once per font.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Metrics {
+    /// Advance of glyph 0 (`.notdef`), which every subset carries.
+    notdef_advance: u16,
+    /// Bounding box of all glyphs (`head`): x min, y min, x max, y max.
+    bbox: [f32; 4],
+    ascent: f32,
+    /// Negative below the baseline.
+    descent: f32,
+    /// `None` when the `OS/2` table is older than version 2.
+    cap_height: Option<f32>,
+    /// `OS/2` weight class (400 regular, 700 bold).
+    weight: f32,
+    monospaced: bool,
+    /// Degrees counter-clockwise from vertical; 0 for upright fonts.
+    italic_angle: f32,
 }
 
 impl std::fmt::Debug for Font {
@@ -165,9 +186,21 @@ impl Font {
             .and_then(|n| n.to_string())
             .filter(|n| !n.is_empty() && n.is_ascii())
             .unwrap_or_else(|| "Font".into());
+        let bbox = face.global_bounding_box();
+        let metrics = Metrics {
+            notdef_advance: advance(ttf_parser::GlyphId(0)),
+            bbox: [bbox.x_min, bbox.y_min, bbox.x_max, bbox.y_max].map(f32::from),
+            ascent: f32::from(face.ascender()),
+            descent: f32::from(face.descender()),
+            cap_height: face.capital_height().map(f32::from),
+            weight: f32::from(face.weight().to_number()),
+            monospaced: face.is_monospaced(),
+            italic_angle: face.italic_angle(),
+        };
         Ok(Font {
             data,
             units_per_em: f32::from(face.units_per_em()),
+            metrics,
             face,
             table,
             fallback,
@@ -188,13 +221,6 @@ impl Font {
             })
         };
         if found.0 == 0 { self.fallback } else { found }
-    }
-
-    /// Advance of glyph 0 (`.notdef`), which every subset carries.
-    fn notdef_advance(&self) -> u16 {
-        self.face
-            .glyph_hor_advance(ttf_parser::GlyphId(0))
-            .unwrap_or(0)
     }
 
     /// Whether the font has a glyph of its own for `c` (otherwise `?` is drawn).
@@ -307,7 +333,7 @@ impl<'f> Document<'f> {
         let usage = self.used[font].get_or_insert_with(|| FontUse {
             remapper: GlyphRemapper::new(),
             chars: vec!['\0'],
-            advances: vec![face.notdef_advance()],
+            advances: vec![face.metrics.notdef_advance],
         });
         self.scratch.clear();
         for c in text.chars() {
@@ -503,33 +529,27 @@ fn write_font(
     );
     cid.finish();
 
-    let face = &font.face;
-    let bbox = face.global_bounding_box();
-    let scaled = |v: i16| font.to_pdf_units(f32::from(v));
-    let ascent = scaled(face.ascender());
-    let weight = f32::from(face.weight().to_number());
+    let m = &font.metrics;
+    let scaled = |v: f32| font.to_pdf_units(v);
+    let ascent = scaled(m.ascent);
     let mut flags = FontFlags::SYMBOLIC;
-    if face.is_monospaced() {
+    if m.monospaced {
         flags |= FontFlags::FIXED_PITCH;
     }
-    if face.italic_angle() != 0.0 {
+    if m.italic_angle != 0.0 {
         flags |= FontFlags::ITALIC;
     }
+    let [x_min, y_min, x_max, y_max] = m.bbox.map(scaled);
     pdf.font_descriptor(refs.descriptor)
         .name(Name(base_font.as_bytes()))
         .flags(flags)
-        .bbox(Rect::new(
-            scaled(bbox.x_min),
-            scaled(bbox.y_min),
-            scaled(bbox.x_max),
-            scaled(bbox.y_max),
-        ))
-        .italic_angle(face.italic_angle())
+        .bbox(Rect::new(x_min, y_min, x_max, y_max))
+        .italic_angle(m.italic_angle)
         .ascent(ascent)
-        .descent(scaled(face.descender()))
-        .cap_height(face.capital_height().map_or(ascent, scaled))
+        .descent(scaled(m.descent))
+        .cap_height(m.cap_height.map_or(ascent, scaled))
         // The usual estimate of the dominant stem width from the weight class.
-        .stem_v(10.0 + 0.244 * (weight - 50.0))
+        .stem_v(10.0 + 0.244 * (m.weight - 50.0))
         .font_file2(refs.file);
 
     let (bytes, compressed) = encode(&program, deflated)?;
@@ -687,6 +707,78 @@ mod tests {
         // The whole regular face is about 200 kB.
         assert!(large.len() < 40_000, "{} bytes", large.len());
     }
+
+    /// SHA-256 over `(code point, glyph id, advance)` as [`Font::glyph`] resolves them, for
+    /// every scalar value of the Basic Multilingual Plane (so everything below
+    /// [`TABLE_LEN`] and the map lookups above it) and a few beyond, in hex.
+    fn glyph_digest(font: &Font) -> String {
+        let astral = [0x1_0000, 0x1_D400, 0x1_F600, 0x2_0000, 0xE_0001, 0x10_FFFF];
+        let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
+        for c in (0..0x1_0000).chain(astral).filter_map(char::from_u32) {
+            let (gid, advance) = font.glyph(c);
+            ctx.update(&u32::from(c).to_be_bytes());
+            ctx.update(&gid.to_be_bytes());
+            ctx.update(&advance.to_be_bytes());
+        }
+        ctx.finish()
+            .as_ref()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    }
+
+    /// Glyph ids, advances and descriptor figures of Noto Sans Regular as `ttf-parser` 0.25
+    /// read them, recorded before the switch to `skrifa`: a different reading of the font
+    /// would change the bytes of documents already issued (their re-rendering must match).
+    #[test]
+    fn glyphs_and_metrics_match_the_recorded_reading() {
+        let fonts = fonts();
+        let f = &fonts[0];
+        for (c, expected) in GOLDEN_GLYPHS {
+            assert_eq!(f.glyph(c), expected, "{c:?}");
+        }
+        assert_eq!(f.fallback, f.glyph('?'));
+        assert_eq!(glyph_digest(f), GOLDEN_DIGEST);
+        assert_eq!(f.postscript_name, "NotoSans");
+        assert!((f.units_per_em - 2048.0).abs() < f32::EPSILON);
+        assert_eq!(f.metrics, GOLDEN_METRICS);
+    }
+
+    /// A readable sample of the digest below; `\0`, `漢` and `😀` fall back to `?`.
+    const GOLDEN_GLYPHS: [(char, (u16, u16)); 21] = [
+        ('\0', (34, 889)),
+        (' ', (3, 532)),
+        ('?', (34, 889)),
+        ('A', (36, 1309)),
+        ('a', (68, 1149)),
+        ('W', (58, 1905)),
+        ('i', (76, 528)),
+        ('0', (19, 1171)),
+        ('€', (540, 1171)),
+        ('ß', (161, 1292)),
+        ('Ł', (259, 1073)),
+        ('ő', (275, 1239)),
+        ('Ж', (432, 1749)),
+        ('Ω', (374, 1602)),
+        ('\u{2013}', (514, 1024)),
+        ('\u{201C}', (522, 735)),
+        ('\u{2022}', (527, 770)),
+        ('\u{FB01}', (564, 1233)),
+        ('\u{FFFD}', (589, 2048)),
+        ('漢', (34, 889)),
+        ('😀', (34, 889)),
+    ];
+    const GOLDEN_DIGEST: &str = "15289239d0689e226dfa15b54e97547efd60eabe81192b73050fc49363e12db5";
+    const GOLDEN_METRICS: Metrics = Metrics {
+        notdef_advance: 1229,
+        bbox: [-1139.0, -559.0, 2706.0, 2146.0],
+        ascent: 2189.0,
+        descent: -600.0,
+        cap_height: Some(1462.0),
+        weight: 400.0,
+        monospaced: false,
+        italic_angle: 0.0,
+    };
 
     #[test]
     fn deflate_round_trips() {
