@@ -727,21 +727,44 @@ mod tests {
             .collect()
     }
 
-    /// Glyph ids, advances and descriptor figures of Noto Sans Regular as `ttf-parser` 0.25
-    /// read them, recorded before the switch to `skrifa`: a different reading of the font
-    /// would change the bytes of documents already issued (their re-rendering must match).
+    /// Glyph ids, advances and descriptor figures of Noto Sans Regular and Bold as
+    /// `ttf-parser` 0.25 read them, recorded before the switch to `skrifa`: a different
+    /// reading of the font would change the bytes of documents already issued (and their
+    /// re-rendering must match).
     #[test]
     fn glyphs_and_metrics_match_the_recorded_reading() {
-        let fonts = fonts();
-        let f = &fonts[0];
+        let regular = Font::new(notosans::REGULAR_TTF).expect("regular");
+        let bold = Font::new(notosans::BOLD_TTF).expect("bold");
         for (c, expected) in GOLDEN_GLYPHS {
-            assert_eq!(f.glyph(c), expected, "{c:?}");
+            assert_eq!(regular.glyph(c), expected, "{c:?}");
         }
-        assert_eq!(f.fallback, f.glyph('?'));
-        assert_eq!(glyph_digest(f), GOLDEN_DIGEST);
-        assert_eq!(f.postscript_name, "NotoSans");
-        assert!((f.units_per_em - 2048.0).abs() < f32::EPSILON);
-        assert_eq!(f.metrics, GOLDEN_METRICS);
+        for (c, expected) in [
+            ('?', (34, 977)),
+            ('A', (36, 1413)),
+            ('\u{FB01}', (564, 1417)),
+        ] {
+            assert_eq!(bold.glyph(c), expected, "bold {c:?}");
+        }
+        for f in [&regular, &bold] {
+            assert_eq!(f.fallback, f.glyph('?'));
+            assert!((f.units_per_em - 2048.0).abs() < f32::EPSILON);
+        }
+        assert_eq!(glyph_digest(&regular), GOLDEN_DIGEST);
+        assert_eq!(
+            glyph_digest(&bold),
+            "7086183cc1408bcb366beca35abd440bc14035a776dcfafebde4e9c061a0223a"
+        );
+        assert_eq!(regular.postscript_name, "NotoSans");
+        assert_eq!(bold.postscript_name, "NotoSans-Bold");
+        assert_eq!(regular.metrics, GOLDEN_METRICS);
+        assert_eq!(
+            bold.metrics,
+            Metrics {
+                bbox: [-1268.0, -600.0, 2952.0, 2189.0],
+                weight: 700.0,
+                ..GOLDEN_METRICS
+            }
+        );
     }
 
     /// A readable sample of the digest below; `\0`, `漢` and `😀` fall back to `?`.
