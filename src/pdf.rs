@@ -16,7 +16,11 @@
 //!   randomness, which is what byte-for-byte reproducible output needs.
 //! * `subsetter` cuts a TrueType font down to the glyphs used (typst's subsetter: some
 //!   20 µs for a one-page invoice).
-//! * `ttf-parser` reads the character map and advance widths without allocating.
+//! * `skrifa` (Google Fonts' fontations) reads the character map, the name and the
+//!   font-wide metrics; its re-exported `read-fonts` (`skrifa::raw`) gives the advance
+//!   widths straight from `hmtx` as integers and the weight class from `OS/2`. It replaced
+//!   `ttf-parser` (unmaintained, RUSTSEC-2026-0192); a unit test holds the glyph ids,
+//!   advances and descriptor figures to what `ttf-parser` read from the same fonts.
 //! * `miniz_oxide` deflates the streams. Setting up a compressor costs more than
 //!   compressing a few kilobytes, so one compressor per thread is reset and reused.
 //!
@@ -45,6 +49,12 @@ use miniz_oxide::deflate::core::{
 };
 use pdf_writer::types::{CidFontType, FontFlags, SystemInfo, UnicodeCmap};
 use pdf_writer::{Content, Filter, Finish, Name, Pdf, Rect, Ref, Str, TextStr};
+use skrifa::charmap::Charmap;
+use skrifa::instance::{LocationRef, Size};
+use skrifa::raw::TableProvider;
+use skrifa::raw::tables::hmtx::Hmtx;
+use skrifa::string::StringId;
+use skrifa::{FontRef, GlyphId, MetadataProvider};
 use subsetter::GlyphRemapper;
 
 /// Width and height of an A4 page in points (210 mm x 297 mm).
@@ -117,7 +127,10 @@ impl Color {
 /// A TrueType font, parsed once and shared by any number of documents (and threads).
 pub struct Font {
     data: &'static [u8],
-    face: ttf_parser::Face<'static>,
+    /// Character map, for code points past the table.
+    charmap: Charmap<'static>,
+    /// Advance widths, for glyphs past the table.
+    hmtx: Hmtx<'static>,
     /// `(glyph id, advance in font units)` per code point below [`TABLE_LEN`]; glyph 0
     /// means the font has no glyph for it.
     table: Box<[(u16, u16)]>,
@@ -160,14 +173,26 @@ impl Font {
     /// Reads a TrueType font (for example `notosans::REGULAR_TTF`).
     ///
     /// # Errors
-    /// [`PdfError::Font`] when the bytes are not a TrueType font, or the font has no `?`
-    /// glyph to stand in for missing characters.
+    /// [`PdfError::Font`] when the bytes are not a TrueType font (or the first font of a
+    /// collection), lack the `head` or `hmtx` table, give units per em outside 16..=16384,
+    /// or the font has no `?` glyph to stand in for missing characters.
     pub fn new(data: &'static [u8]) -> Result<Self, PdfError> {
-        let face = ttf_parser::Face::parse(data, 0).map_err(|e| PdfError::Font(e.to_string()))?;
-        let advance = |gid: ttf_parser::GlyphId| face.glyph_hor_advance(gid).unwrap_or(0);
-        let fallback = face
-            .glyph_index('?')
-            .map(|g| (g.0, advance(g)))
+        let unusable =
+            |what: &str, e: skrifa::raw::ReadError| PdfError::Font(format!("{what}: {e}"));
+        let font = FontRef::from_index(data, 0).map_err(|e| unusable("not a font", e))?;
+        let units_per_em = font
+            .head()
+            .map_err(|e| unusable("head table", e))?
+            .units_per_em();
+        // The range the OpenType specification allows; it also keeps the divisions by it
+        // in `width` and `to_pdf_units` finite.
+        if !(16..=16384).contains(&units_per_em) {
+            return Err(PdfError::Font(format!("{units_per_em} units per em")));
+        }
+        let hmtx = font.hmtx().map_err(|e| unusable("hmtx table", e))?;
+        let charmap = font.charmap();
+        let fallback = lookup(&charmap, &hmtx, '?')
+            .filter(|(gid, _)| *gid != 0)
             .ok_or_else(|| PdfError::Font("the font has no '?' glyph".into()))?;
         let table: Box<[(u16, u16)]> = (0..TABLE_LEN)
             .map(|cp| {
@@ -175,33 +200,40 @@ impl Font {
                     .ok()
                     .and_then(char::from_u32)
                     .filter(|c| !c.is_control())
-                    .and_then(|c| face.glyph_index(c))
-                    .map_or((0, 0), |g| (g.0, advance(g)))
+                    .and_then(|c| lookup(&charmap, &hmtx, c))
+                    .unwrap_or((0, 0))
             })
             .collect();
-        let postscript_name = face
-            .names()
-            .into_iter()
-            .find(|n| n.name_id == ttf_parser::name_id::POST_SCRIPT_NAME)
-            .and_then(|n| n.to_string())
+        let postscript_name = font
+            .localized_strings(StringId::POSTSCRIPT_NAME)
+            .english_or_first()
+            .map(|n| n.to_string())
             .filter(|n| !n.is_empty() && n.is_ascii())
             .unwrap_or_else(|| "Font".into());
-        let bbox = face.global_bounding_box();
+        // Unscaled: the figures come out in font units, as integers held in f32.
+        let m = font.metrics(Size::unscaled(), LocationRef::default());
         let metrics = Metrics {
-            notdef_advance: advance(ttf_parser::GlyphId(0)),
-            bbox: [bbox.x_min, bbox.y_min, bbox.x_max, bbox.y_max].map(f32::from),
-            ascent: f32::from(face.ascender()),
-            descent: f32::from(face.descender()),
-            cap_height: face.capital_height().map(f32::from),
-            weight: f32::from(face.weight().to_number()),
-            monospaced: face.is_monospaced(),
-            italic_angle: face.italic_angle(),
+            notdef_advance: hmtx.advance(GlyphId::NOTDEF).unwrap_or(0),
+            bbox: m
+                .bounds
+                .map_or([0.0; 4], |b| [b.x_min, b.y_min, b.x_max, b.y_max]),
+            ascent: m.ascent,
+            descent: m.descent,
+            cap_height: m.cap_height,
+            // Read directly: skrifa's `attributes()` guesses a weight from the style name
+            // when `OS/2` is missing, where the PDF wants the plain 400.
+            weight: font
+                .os2()
+                .map_or(400.0, |os2| f32::from(os2.us_weight_class())),
+            monospaced: m.is_monospace,
+            italic_angle: m.italic_angle,
         };
         Ok(Font {
             data,
-            units_per_em: f32::from(face.units_per_em()),
+            units_per_em: f32::from(units_per_em),
             metrics,
-            face,
+            charmap,
+            hmtx,
             table,
             fallback,
             postscript_name,
@@ -216,9 +248,7 @@ impl Font {
         } else if c.is_control() {
             (0, 0)
         } else {
-            self.face.glyph_index(c).map_or((0, 0), |g| {
-                (g.0, self.face.glyph_hor_advance(g).unwrap_or(0))
-            })
+            lookup(&self.charmap, &self.hmtx, c).unwrap_or((0, 0))
         };
         if found.0 == 0 { self.fallback } else { found }
     }
@@ -243,6 +273,14 @@ impl Font {
     fn to_pdf_units(&self, v: f32) -> f32 {
         v * 1000.0 / self.units_per_em
     }
+}
+
+/// Glyph id and advance (font units) the font maps `c` to, if any. A glyph id past
+/// 65,535 (possible only in a broken font's character map) counts as missing.
+fn lookup(charmap: &Charmap<'_>, hmtx: &Hmtx<'_>, c: char) -> Option<(u16, u16)> {
+    let gid = charmap.map(c)?;
+    let id = u16::try_from(gid.to_u32()).ok()?;
+    Some((id, hmtx.advance(gid).unwrap_or(0)))
 }
 
 /// Document information written to the PDF's Info dictionary and trailer.
@@ -636,6 +674,8 @@ fn deflate(data: &[u8], out: &mut Vec<u8>) -> Result<(), PdfError> {
 
 #[cfg(test)]
 mod tests {
+    use std::fmt::Write as _;
+
     use super::*;
 
     fn fonts() -> Vec<Font> {
@@ -723,8 +763,10 @@ mod tests {
         ctx.finish()
             .as_ref()
             .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect()
+            .fold(String::new(), |mut hex, b| {
+                let _ = write!(hex, "{b:02x}");
+                hex
+            })
     }
 
     /// Glyph ids, advances and descriptor figures of Noto Sans Regular and Bold as
@@ -802,6 +844,17 @@ mod tests {
         monospaced: false,
         italic_angle: 0.0,
     };
+
+    #[test]
+    fn bytes_that_are_not_a_usable_font_are_refused() {
+        static GARBAGE: [u8; 64] = [0x5a; 64];
+        let truncated = &notosans::REGULAR_TTF[..200];
+        for data in [&GARBAGE[..], &[][..], truncated] {
+            let err = Font::new(data).expect_err("refused");
+            assert!(matches!(err, PdfError::Font(_)), "{err:?}");
+            assert!(err.to_string().starts_with("unusable font: "), "{err}");
+        }
+    }
 
     #[test]
     fn deflate_round_trips() {
