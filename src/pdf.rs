@@ -16,7 +16,11 @@
 //!   randomness, which is what byte-for-byte reproducible output needs.
 //! * `subsetter` cuts a TrueType font down to the glyphs used (typst's subsetter: some
 //!   20 µs for a one-page invoice).
-//! * `ttf-parser` reads the character map and advance widths without allocating.
+//! * `skrifa` (Google Fonts' fontations) reads the character map, the name and the
+//!   font-wide metrics; its re-exported `read-fonts` (`skrifa::raw`) gives the advance
+//!   widths straight from `hmtx` as integers and the weight class from `OS/2`. It replaced
+//!   `ttf-parser` (unmaintained, RUSTSEC-2026-0192); a unit test holds the glyph ids,
+//!   advances and descriptor figures to what `ttf-parser` read from the same fonts.
 //! * `miniz_oxide` deflates the streams. Setting up a compressor costs more than
 //!   compressing a few kilobytes, so one compressor per thread is reset and reused.
 //!
@@ -45,6 +49,12 @@ use miniz_oxide::deflate::core::{
 };
 use pdf_writer::types::{CidFontType, FontFlags, SystemInfo, UnicodeCmap};
 use pdf_writer::{Content, Filter, Finish, Name, Pdf, Rect, Ref, Str, TextStr};
+use skrifa::charmap::Charmap;
+use skrifa::instance::{LocationRef, Size};
+use skrifa::raw::TableProvider;
+use skrifa::raw::tables::hmtx::Hmtx;
+use skrifa::string::StringId;
+use skrifa::{FontRef, GlyphId, MetadataProvider};
 use subsetter::GlyphRemapper;
 
 /// Width and height of an A4 page in points (210 mm x 297 mm).
@@ -117,7 +127,10 @@ impl Color {
 /// A TrueType font, parsed once and shared by any number of documents (and threads).
 pub struct Font {
     data: &'static [u8],
-    face: ttf_parser::Face<'static>,
+    /// Character map, for code points past the table.
+    charmap: Charmap<'static>,
+    /// Advance widths, for glyphs past the table.
+    hmtx: Hmtx<'static>,
     /// `(glyph id, advance in font units)` per code point below [`TABLE_LEN`]; glyph 0
     /// means the font has no glyph for it.
     table: Box<[(u16, u16)]>,
@@ -125,6 +138,27 @@ pub struct Font {
     fallback: (u16, u16),
     units_per_em: f32,
     postscript_name: String,
+    /// Font-wide figures for the PDF font descriptor.
+    metrics: Metrics,
+}
+
+/// The font-wide figures a PDF font descriptor needs, in font units, read once per font.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Metrics {
+    /// Advance of glyph 0 (`.notdef`), which every subset carries.
+    notdef_advance: u16,
+    /// Bounding box of all glyphs (`head`): x min, y min, x max, y max.
+    bbox: [f32; 4],
+    ascent: f32,
+    /// Negative below the baseline.
+    descent: f32,
+    /// `None` when the `OS/2` table is older than version 2.
+    cap_height: Option<f32>,
+    /// `OS/2` weight class (400 regular, 700 bold).
+    weight: f32,
+    monospaced: bool,
+    /// Degrees counter-clockwise from vertical; 0 for upright fonts.
+    italic_angle: f32,
 }
 
 impl std::fmt::Debug for Font {
@@ -139,14 +173,26 @@ impl Font {
     /// Reads a TrueType font (for example `notosans::REGULAR_TTF`).
     ///
     /// # Errors
-    /// [`PdfError::Font`] when the bytes are not a TrueType font, or the font has no `?`
-    /// glyph to stand in for missing characters.
+    /// [`PdfError::Font`] when the bytes are not a TrueType font (or the first font of a
+    /// collection), lack the `head` or `hmtx` table, give units per em outside 16..=16384,
+    /// or the font has no `?` glyph to stand in for missing characters.
     pub fn new(data: &'static [u8]) -> Result<Self, PdfError> {
-        let face = ttf_parser::Face::parse(data, 0).map_err(|e| PdfError::Font(e.to_string()))?;
-        let advance = |gid: ttf_parser::GlyphId| face.glyph_hor_advance(gid).unwrap_or(0);
-        let fallback = face
-            .glyph_index('?')
-            .map(|g| (g.0, advance(g)))
+        let unusable =
+            |what: &str, e: skrifa::raw::ReadError| PdfError::Font(format!("{what}: {e}"));
+        let font = FontRef::from_index(data, 0).map_err(|e| unusable("not a font", e))?;
+        let units_per_em = font
+            .head()
+            .map_err(|e| unusable("head table", e))?
+            .units_per_em();
+        // The range the OpenType specification allows; it also keeps the divisions by it
+        // in `width` and `to_pdf_units` finite.
+        if !(16..=16384).contains(&units_per_em) {
+            return Err(PdfError::Font(format!("{units_per_em} units per em")));
+        }
+        let hmtx = font.hmtx().map_err(|e| unusable("hmtx table", e))?;
+        let charmap = font.charmap();
+        let fallback = lookup(&charmap, &hmtx, '?')
+            .filter(|(gid, _)| *gid != 0)
             .ok_or_else(|| PdfError::Font("the font has no '?' glyph".into()))?;
         let table: Box<[(u16, u16)]> = (0..TABLE_LEN)
             .map(|cp| {
@@ -154,21 +200,40 @@ impl Font {
                     .ok()
                     .and_then(char::from_u32)
                     .filter(|c| !c.is_control())
-                    .and_then(|c| face.glyph_index(c))
-                    .map_or((0, 0), |g| (g.0, advance(g)))
+                    .and_then(|c| lookup(&charmap, &hmtx, c))
+                    .unwrap_or((0, 0))
             })
             .collect();
-        let postscript_name = face
-            .names()
-            .into_iter()
-            .find(|n| n.name_id == ttf_parser::name_id::POST_SCRIPT_NAME)
-            .and_then(|n| n.to_string())
+        let postscript_name = font
+            .localized_strings(StringId::POSTSCRIPT_NAME)
+            .english_or_first()
+            .map(|n| n.to_string())
             .filter(|n| !n.is_empty() && n.is_ascii())
             .unwrap_or_else(|| "Font".into());
+        // Unscaled: the figures come out in font units, as integers held in f32.
+        let m = font.metrics(Size::unscaled(), LocationRef::default());
+        let metrics = Metrics {
+            notdef_advance: hmtx.advance(GlyphId::NOTDEF).unwrap_or(0),
+            bbox: m
+                .bounds
+                .map_or([0.0; 4], |b| [b.x_min, b.y_min, b.x_max, b.y_max]),
+            ascent: m.ascent,
+            descent: m.descent,
+            cap_height: m.cap_height,
+            // Read directly: skrifa's `attributes()` guesses a weight from the style name
+            // when `OS/2` is missing, where the PDF wants the plain 400.
+            weight: font
+                .os2()
+                .map_or(400.0, |os2| f32::from(os2.us_weight_class())),
+            monospaced: m.is_monospace,
+            italic_angle: m.italic_angle,
+        };
         Ok(Font {
             data,
-            units_per_em: f32::from(face.units_per_em()),
-            face,
+            units_per_em: f32::from(units_per_em),
+            metrics,
+            charmap,
+            hmtx,
             table,
             fallback,
             postscript_name,
@@ -183,18 +248,9 @@ impl Font {
         } else if c.is_control() {
             (0, 0)
         } else {
-            self.face.glyph_index(c).map_or((0, 0), |g| {
-                (g.0, self.face.glyph_hor_advance(g).unwrap_or(0))
-            })
+            lookup(&self.charmap, &self.hmtx, c).unwrap_or((0, 0))
         };
         if found.0 == 0 { self.fallback } else { found }
-    }
-
-    /// Advance of glyph 0 (`.notdef`), which every subset carries.
-    fn notdef_advance(&self) -> u16 {
-        self.face
-            .glyph_hor_advance(ttf_parser::GlyphId(0))
-            .unwrap_or(0)
     }
 
     /// Whether the font has a glyph of its own for `c` (otherwise `?` is drawn).
@@ -217,6 +273,14 @@ impl Font {
     fn to_pdf_units(&self, v: f32) -> f32 {
         v * 1000.0 / self.units_per_em
     }
+}
+
+/// Glyph id and advance (font units) the font maps `c` to, if any. A glyph id past
+/// 65,535 (possible only in a broken font's character map) counts as missing.
+fn lookup(charmap: &Charmap<'_>, hmtx: &Hmtx<'_>, c: char) -> Option<(u16, u16)> {
+    let gid = charmap.map(c)?;
+    let id = u16::try_from(gid.to_u32()).ok()?;
+    Some((id, hmtx.advance(gid).unwrap_or(0)))
 }
 
 /// Document information written to the PDF's Info dictionary and trailer.
@@ -307,7 +371,7 @@ impl<'f> Document<'f> {
         let usage = self.used[font].get_or_insert_with(|| FontUse {
             remapper: GlyphRemapper::new(),
             chars: vec!['\0'],
-            advances: vec![face.notdef_advance()],
+            advances: vec![face.metrics.notdef_advance],
         });
         self.scratch.clear();
         for c in text.chars() {
@@ -503,33 +567,27 @@ fn write_font(
     );
     cid.finish();
 
-    let face = &font.face;
-    let bbox = face.global_bounding_box();
-    let scaled = |v: i16| font.to_pdf_units(f32::from(v));
-    let ascent = scaled(face.ascender());
-    let weight = f32::from(face.weight().to_number());
+    let m = &font.metrics;
+    let scaled = |v: f32| font.to_pdf_units(v);
+    let ascent = scaled(m.ascent);
     let mut flags = FontFlags::SYMBOLIC;
-    if face.is_monospaced() {
+    if m.monospaced {
         flags |= FontFlags::FIXED_PITCH;
     }
-    if face.italic_angle() != 0.0 {
+    if m.italic_angle != 0.0 {
         flags |= FontFlags::ITALIC;
     }
+    let [x_min, y_min, x_max, y_max] = m.bbox.map(scaled);
     pdf.font_descriptor(refs.descriptor)
         .name(Name(base_font.as_bytes()))
         .flags(flags)
-        .bbox(Rect::new(
-            scaled(bbox.x_min),
-            scaled(bbox.y_min),
-            scaled(bbox.x_max),
-            scaled(bbox.y_max),
-        ))
-        .italic_angle(face.italic_angle())
+        .bbox(Rect::new(x_min, y_min, x_max, y_max))
+        .italic_angle(m.italic_angle)
         .ascent(ascent)
-        .descent(scaled(face.descender()))
-        .cap_height(face.capital_height().map_or(ascent, scaled))
+        .descent(scaled(m.descent))
+        .cap_height(m.cap_height.map_or(ascent, scaled))
         // The usual estimate of the dominant stem width from the weight class.
-        .stem_v(10.0 + 0.244 * (weight - 50.0))
+        .stem_v(10.0 + 0.244 * (m.weight - 50.0))
         .font_file2(refs.file);
 
     let (bytes, compressed) = encode(&program, deflated)?;
@@ -616,6 +674,8 @@ fn deflate(data: &[u8], out: &mut Vec<u8>) -> Result<(), PdfError> {
 
 #[cfg(test)]
 mod tests {
+    use std::fmt::Write as _;
+
     use super::*;
 
     fn fonts() -> Vec<Font> {
@@ -686,6 +746,114 @@ mod tests {
         assert!(large.len() > small.len());
         // The whole regular face is about 200 kB.
         assert!(large.len() < 40_000, "{} bytes", large.len());
+    }
+
+    /// SHA-256 over `(code point, glyph id, advance)` as [`Font::glyph`] resolves them, for
+    /// every scalar value of the Basic Multilingual Plane (so everything below
+    /// [`TABLE_LEN`] and the map lookups above it) and a few beyond, in hex.
+    fn glyph_digest(font: &Font) -> String {
+        let astral = [0x1_0000, 0x1_D400, 0x1_F600, 0x2_0000, 0xE_0001, 0x10_FFFF];
+        let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
+        for c in (0..0x1_0000).chain(astral).filter_map(char::from_u32) {
+            let (gid, advance) = font.glyph(c);
+            ctx.update(&u32::from(c).to_be_bytes());
+            ctx.update(&gid.to_be_bytes());
+            ctx.update(&advance.to_be_bytes());
+        }
+        ctx.finish()
+            .as_ref()
+            .iter()
+            .fold(String::new(), |mut hex, b| {
+                let _ = write!(hex, "{b:02x}");
+                hex
+            })
+    }
+
+    /// Glyph ids, advances and descriptor figures of Noto Sans Regular and Bold as
+    /// `ttf-parser` 0.25 read them, recorded before the switch to `skrifa`: a different
+    /// reading of the font would change the bytes of documents already issued (and their
+    /// re-rendering must match).
+    #[test]
+    fn glyphs_and_metrics_match_the_recorded_reading() {
+        let regular = Font::new(notosans::REGULAR_TTF).expect("regular");
+        let bold = Font::new(notosans::BOLD_TTF).expect("bold");
+        for (c, expected) in GOLDEN_GLYPHS {
+            assert_eq!(regular.glyph(c), expected, "{c:?}");
+        }
+        for (c, expected) in [
+            ('?', (34, 977)),
+            ('A', (36, 1413)),
+            ('\u{FB01}', (564, 1417)),
+        ] {
+            assert_eq!(bold.glyph(c), expected, "bold {c:?}");
+        }
+        for f in [&regular, &bold] {
+            assert_eq!(f.fallback, f.glyph('?'));
+            assert!((f.units_per_em - 2048.0).abs() < f32::EPSILON);
+        }
+        assert_eq!(glyph_digest(&regular), GOLDEN_DIGEST);
+        assert_eq!(
+            glyph_digest(&bold),
+            "7086183cc1408bcb366beca35abd440bc14035a776dcfafebde4e9c061a0223a"
+        );
+        assert_eq!(regular.postscript_name, "NotoSans");
+        assert_eq!(bold.postscript_name, "NotoSans-Bold");
+        assert_eq!(regular.metrics, GOLDEN_METRICS);
+        assert_eq!(
+            bold.metrics,
+            Metrics {
+                bbox: [-1268.0, -600.0, 2952.0, 2189.0],
+                weight: 700.0,
+                ..GOLDEN_METRICS
+            }
+        );
+    }
+
+    /// A readable sample of the digest below; `\0`, `漢` and `😀` fall back to `?`.
+    const GOLDEN_GLYPHS: [(char, (u16, u16)); 21] = [
+        ('\0', (34, 889)),
+        (' ', (3, 532)),
+        ('?', (34, 889)),
+        ('A', (36, 1309)),
+        ('a', (68, 1149)),
+        ('W', (58, 1905)),
+        ('i', (76, 528)),
+        ('0', (19, 1171)),
+        ('€', (540, 1171)),
+        ('ß', (161, 1292)),
+        ('Ł', (259, 1073)),
+        ('ő', (275, 1239)),
+        ('Ж', (432, 1749)),
+        ('Ω', (374, 1602)),
+        ('\u{2013}', (514, 1024)),
+        ('\u{201C}', (522, 735)),
+        ('\u{2022}', (527, 770)),
+        ('\u{FB01}', (564, 1233)),
+        ('\u{FFFD}', (589, 2048)),
+        ('漢', (34, 889)),
+        ('😀', (34, 889)),
+    ];
+    const GOLDEN_DIGEST: &str = "15289239d0689e226dfa15b54e97547efd60eabe81192b73050fc49363e12db5";
+    const GOLDEN_METRICS: Metrics = Metrics {
+        notdef_advance: 1229,
+        bbox: [-1139.0, -559.0, 2706.0, 2146.0],
+        ascent: 2189.0,
+        descent: -600.0,
+        cap_height: Some(1462.0),
+        weight: 400.0,
+        monospaced: false,
+        italic_angle: 0.0,
+    };
+
+    #[test]
+    fn bytes_that_are_not_a_usable_font_are_refused() {
+        static GARBAGE: [u8; 64] = [0x5a; 64];
+        let truncated = &notosans::REGULAR_TTF[..200];
+        for data in [&GARBAGE[..], &[][..], truncated] {
+            let err = Font::new(data).expect_err("refused");
+            assert!(matches!(err, PdfError::Font(_)), "{err:?}");
+            assert!(err.to_string().starts_with("unusable font: "), "{err}");
+        }
     }
 
     #[test]
