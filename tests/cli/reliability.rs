@@ -260,10 +260,8 @@ fn assert_sound(env: &TestEnv) {
     assert_eq!(r.code, 0, "audit verify: {}{}", r.stdout, r.stderr);
 }
 
-/// Orders every sync must have seen: created long enough before the sandbox start that
-/// no run's cutoff (sandbox now − 2 min) can miss them.
-fn must_have_synced(env: &TestEnv) -> BTreeSet<String> {
-    let cutoff = fulfil::clock::parse_rfc3339(NOW).unwrap() - time::Duration::minutes(3);
+/// Orders at the sandbox created at or before `cutoff`.
+fn created_before(env: &TestEnv, cutoff: time::OffsetDateTime) -> BTreeSet<String> {
     env.sb()
         .order_ids()
         .into_iter()
@@ -278,21 +276,22 @@ fn must_have_synced(env: &TestEnv) -> BTreeSet<String> {
         .collect()
 }
 
+/// Orders every sync must have seen: created long enough before the sandbox start that
+/// no run's cutoff (sandbox now − 2 min) can miss them.
+fn must_have_synced(env: &TestEnv) -> BTreeSet<String> {
+    created_before(
+        env,
+        fulfil::clock::parse_rfc3339(NOW).unwrap() - time::Duration::minutes(3),
+    )
+}
+
 /// Orders whose history at the sandbox lies well before the test: their outcome cannot
 /// depend on when during the test a run happened.
 fn stable(env: &TestEnv) -> BTreeSet<String> {
-    let cutoff = fulfil::clock::parse_rfc3339(NOW).unwrap() - time::Duration::hours(1);
-    must_have_synced(env)
-        .into_iter()
-        .filter(|id| {
-            env.sb().order(id).is_some_and(|o| {
-                o["createdTime"]
-                    .as_str()
-                    .and_then(|t| fulfil::clock::parse_rfc3339(t).ok())
-                    .is_some_and(|t| t <= cutoff)
-            })
-        })
-        .collect()
+    created_before(
+        env,
+        fulfil::clock::parse_rfc3339(NOW).unwrap() - time::Duration::hours(1),
+    )
 }
 
 /// No order lost, none unknown to Amazon.

@@ -99,23 +99,10 @@ fn on_tmpfs(n: usize) -> (TestEnv, Tmpfs) {
     (env, fs)
 }
 
-/// The one `error:` line, after checking there is exactly one and no panic.
-#[track_caller]
-fn one_error(r: &Run) -> String {
-    assert!(!r.stderr.contains("panicked"), "{}", r.stderr);
-    let errors: Vec<&str> = r
-        .stderr
-        .lines()
-        .filter(|l| l.starts_with("error:"))
-        .collect();
-    assert_eq!(errors.len(), 1, "{}", r.stderr);
-    errors[0].to_string()
-}
-
 #[track_caller]
 fn assert_disk_full(r: &Run, env: &TestEnv) {
     r.assert_code(1);
-    let line = one_error(r);
+    let line = r.one_error();
     let dir = env.data().display().to_string();
     assert!(line.contains("the disk is full"), "{}", r.stderr);
     assert!(
@@ -346,7 +333,7 @@ fn a_read_only_database_is_refused_with_a_clear_error_and_left_unchanged() {
     ] {
         let r = run_as_nobody(&env, args);
         r.assert_code(2);
-        let line = one_error(&r);
+        let line = r.one_error();
         assert!(
             line.contains("is read-only for this user"),
             "{args:?}: {}",
@@ -376,7 +363,7 @@ fn a_read_only_database_is_refused_with_a_clear_error_and_left_unchanged() {
     let r = run_as_nobody(&env, &["status"]);
     r.assert_code(2);
     assert!(
-        one_error(&r).contains("is read-only for this user"),
+        r.one_error().contains("is read-only for this user"),
         "{}",
         r.stderr
     );
@@ -397,7 +384,7 @@ fn a_database_on_a_read_only_mount_is_refused_even_for_root() {
     sh("mount", &["-o", "remount,ro", p]);
     let r = env.run(&["sync-orders"]);
     r.assert_code(2);
-    let line = one_error(&r);
+    let line = r.one_error();
     assert!(line.contains("is read-only for this user"), "{}", r.stderr);
     assert!(r.stderr.contains("not mounted read-only"), "{}", r.stderr);
     assert_eq!(snapshot(&env), before);

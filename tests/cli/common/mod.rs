@@ -35,6 +35,21 @@ impl Run {
     }
 }
 
+impl Run {
+    /// The one `error:` line on stderr, after checking there is exactly one and no panic.
+    #[track_caller]
+    pub fn one_error(&self) -> String {
+        assert!(!self.stderr.contains("panicked"), "{}", self.stderr);
+        let errors: Vec<&str> = self
+            .stderr
+            .lines()
+            .filter(|l| l.starts_with("error:"))
+            .collect();
+        assert_eq!(errors.len(), 1, "{}", self.stderr);
+        errors[0].to_string()
+    }
+}
+
 impl From<Output> for Run {
     fn from(o: Output) -> Self {
         Run {
