@@ -2455,21 +2455,23 @@ mod tests {
         }
     }
 
-    /// (d): the texts shown for a review are fixed per reason, and share no run of four
-    /// characters with the input. `Debug` is `Review(<code>)`; the code is a constant
-    /// identifier that may coincide with an address word (`parcel_locker` vs. `Locker`),
-    /// so it is blanked before the comparison; the surrounding text is still checked.
+    /// (d): the texts shown for a review are fixed per reason: `Display` is the reason's
+    /// `&'static str` message and `Debug` is `Review(<code>)` with a constant code, so no
+    /// part of the input can reach either. (Comparing runs of characters with the input
+    /// instead gave false alarms: a street called "Postbus p…" shares "us p" with the
+    /// fixed text "plus post-office".) The input's own texts are checked to be absent
+    /// whenever they are long enough not to occur in a fixed text by chance.
     fn assert_review_quiet(owned: &Owned, review: Review) {
         let code = review.reason.code();
-        assert_eq!(review.to_string(), review.reason.message());
+        let message: &'static str = review.reason.message();
+        assert_eq!(review.to_string(), message);
         assert_eq!(format!("{review:?}"), format!("Review({code})"));
-        let shown: Vec<char> = review.to_string().chars().collect();
-        let debugged: Vec<char> = format!("{review:?}").replace(code, "#").chars().collect();
+        let shown = review.to_string();
         for text in owned.texts() {
-            let chars: Vec<char> = text.chars().collect();
-            for gram in chars.windows(4) {
-                assert!(!contains_seq(&shown, gram), "Display echoes {gram:?}");
-                assert!(!contains_seq(&debugged, gram), "Debug echoes {gram:?}");
+            let text = text.trim();
+            if text.chars().count() >= 12 {
+                assert!(!shown.contains(text), "Display echoes {text:?}");
+                assert!(!format!("{review:?}").contains(text), "Debug echoes {text:?}");
             }
         }
     }
