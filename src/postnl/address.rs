@@ -2471,7 +2471,10 @@ mod tests {
             let text = text.trim();
             if text.chars().count() >= 12 {
                 assert!(!shown.contains(text), "Display echoes {text:?}");
-                assert!(!format!("{review:?}").contains(text), "Debug echoes {text:?}");
+                assert!(
+                    !format!("{review:?}").contains(text),
+                    "Debug echoes {text:?}"
+                );
             }
         }
     }
