@@ -126,6 +126,7 @@ fn as_classify<'a>(cause: &'a (dyn std::error::Error + 'static)) -> Option<&'a d
         crate::config::ConfigError,
         crate::store::StoreError,
         crate::http::TransportError,
+        crate::http::TlsError,
         crate::spapi::SpapiError,
         crate::postnl::PostnlError,
     );

@@ -75,7 +75,7 @@ impl fmt::Display for TlsRefusal {
 
 /// A connection that TLS refused, for one operation. Raised by the SP-API, LWA and
 /// PostNL clients, which do not retry it: the same server gives the same answer.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{op}: {refusal}; nothing was sent")]
 pub struct TlsError {
     pub op: &'static str,

@@ -431,6 +431,8 @@ impl Run<'_> {
                     }));
                 }
                 Ok(None) => {}
+                // Not this order's problem: the rate server was refused; stop the run.
+                Err(fx::FxError::Tls(refused)) => return Err(refused.into()),
                 Err(e) => {
                     return Ok(Err(
                         Refusal::new("exchange_rate_unavailable").detail(e.to_string())
@@ -685,6 +687,10 @@ impl Run<'_> {
                 &msg,
                 &self.now(),
             )?;
+            if let feeds::TransferError::Tls(refused) = e {
+                // Queued again above; a refused server stops the run for a person.
+                return Err(refused.into());
+            }
             if e.is_temporary() {
                 self.counts.upload_paused = Some(msg);
                 return Ok(false);
@@ -823,6 +829,8 @@ impl Run<'_> {
                 };
                 match feeds::download(http, &doc) {
                     Ok(bytes) => Some(feeds::parse_report(&String::from_utf8_lossy(&bytes))),
+                    // The feed stays open; a refused server stops the run for a person.
+                    Err(feeds::TransferError::Tls(refused)) => return Err(refused.into()),
                     Err(e) if e.is_temporary() => {
                         self.counts.upload_paused = Some(format!("report download failed: {e}"));
                         return Ok(false);

@@ -31,6 +31,8 @@ pub struct Quote {
 pub enum FxError {
     #[error("the exchange-rate endpoint could not be reached: {0}")]
     Network(String),
+    #[error(transparent)]
+    Tls(crate::http::TlsError),
     #[error("the exchange-rate endpoint answered HTTP {0}")]
     Status(u16),
     #[error("the exchange-rate answer could not be read: {0}")]
@@ -93,7 +95,13 @@ pub fn fetch(
         .query(&[("date", iso(date))])
         .header("accept", "application/json")
         .send()
-        .map_err(|e| FxError::Network(crate::spapi::transport_detail(&e)))?;
+        .map_err(|e| match crate::http::tls_refusal(&e) {
+            Some(refusal) => FxError::Tls(crate::http::TlsError {
+                op: "exchange rate",
+                refusal,
+            }),
+            None => FxError::Network(crate::spapi::transport_detail(&e)),
+        })?;
     let status = resp.status().as_u16();
     tracing::debug!(status, date = %iso(date), currency, "exchange rate answer");
     if status == 404 {

@@ -131,6 +131,8 @@ pub enum TransferError {
     Url(String),
     #[error("network error: {0}")]
     Network(String),
+    #[error(transparent)]
+    Tls(crate::http::TlsError),
     #[error("the storage answered HTTP {0}")]
     Status(u16),
     #[error("the report could not be decompressed")]
@@ -143,8 +145,17 @@ impl TransferError {
         match self {
             TransferError::Network(_) => true,
             TransferError::Status(s) => *s >= 500 || *s == 403 || *s == 408 || *s == 429,
-            TransferError::Url(_) | TransferError::Compression => false,
+            TransferError::Url(_) | TransferError::Tls(_) | TransferError::Compression => false,
         }
+    }
+}
+
+/// A failed exchange with the storage behind a pre-signed URL: a TLS refusal (which
+/// must stop the run, as for the SP-API itself) or network trouble (a later run retries).
+fn transfer_error(e: &reqwest::Error, op: &'static str) -> TransferError {
+    match crate::http::tls_refusal(e) {
+        Some(refusal) => TransferError::Tls(crate::http::TlsError { op, refusal }),
+        None => TransferError::Network(transport_detail(e)),
     }
 }
 
@@ -167,7 +178,7 @@ pub fn put_document(
         .header(reqwest::header::CONTENT_TYPE, content_type)
         .body(bytes)
         .send()
-        .map_err(|e| TransferError::Network(transport_detail(&e)))?;
+        .map_err(|e| transfer_error(&e, "document upload"))?;
     let status = resp.status().as_u16();
     tracing::debug!(url = %url_path(url), status, "document upload");
     if (200..300).contains(&status) {
@@ -186,7 +197,7 @@ pub fn download(
     let resp = http
         .get(&doc.url)
         .send()
-        .map_err(|e| TransferError::Network(transport_detail(&e)))?;
+        .map_err(|e| transfer_error(&e, "report download"))?;
     let status = resp.status().as_u16();
     tracing::debug!(url = %url_path(&doc.url), status, "report download");
     if !(200..300).contains(&status) {

@@ -443,3 +443,49 @@ fn an_expired_certificate_is_refused() {
     let r = env.run(&["sync-orders"]);
     assert_refused(&r, &server, "has expired or is not valid yet");
 }
+
+#[test]
+fn an_exchange_rate_server_with_an_unknown_certificate_stops_make_invoices() {
+    use crate::make_invoices::{Order, SE, item};
+    let dir = tempfile::tempdir().unwrap();
+    private_ca_and_leaf(dir.path());
+    let server = TlsServer::start(dir.path(), &[]);
+    let control = server.control_client(&["-CAfile", "ca.pem", "-verify_return_error"]);
+    assert!(control.contains("Verify return code: 0 (ok)"), "{control}");
+
+    // A Swedish order in SEK needs the ECB rate of its day.
+    let env = TestEnv::sandboxed(0);
+    let mut o = Order::new(
+        "028-0000006-0000010",
+        SE,
+        "SE",
+        vec![item("FLX-MUG-350", "1249.00", "249.80")],
+    );
+    o.currency = "SEK";
+    o.add_to(&env);
+    env.run(&["sync-orders"]).assert_code(0);
+    let good = std::fs::read_to_string(env.config()).unwrap();
+    let bad: String = good
+        .lines()
+        .map(|l| {
+            if l.starts_with("ecb_endpoint") {
+                format!("ecb_endpoint = \"{}/rates\"\n", server.url())
+            } else {
+                format!("{l}\n")
+            }
+        })
+        .collect();
+    assert_ne!(bad, good, "no ecb_endpoint line to replace");
+    std::fs::write(env.config(), bad).unwrap();
+
+    let r = env.run(&["make-invoices", "--no-upload"]);
+    assert_refused(&r, &server, "unknown certificate authority");
+    assert!(r.stderr.contains("exchange rate"), "{}", r.stderr);
+    // Not the order's fault: nothing issued, nothing sent to review, and with the
+    // endpoint mended the next run invoices it.
+    assert_eq!(env.count("SELECT count(*) FROM invoices"), 0);
+    assert_eq!(env.count("SELECT count(*) FROM order_issues"), 0);
+    std::fs::write(env.config(), good).unwrap();
+    env.run(&["make-invoices", "--no-upload"]).assert_code(0);
+    assert_eq!(env.count("SELECT count(*) FROM invoices"), 1);
+}
