@@ -83,6 +83,8 @@ pub struct Config {
     pub labels: LabelsSection,
     #[serde(default)]
     pub invoices: InvoicesSection,
+    #[serde(default)]
+    pub network: NetworkSection,
     /// The file this came from.
     #[serde(skip)]
     pub path: PathBuf,
@@ -480,6 +482,34 @@ impl Default for LabelsSection {
     }
 }
 
+/// The HTTP client shared by the Amazon, PostNL and exchange-rate calls.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NetworkSection {
+    /// Seconds one request may take, answer included, before it counts as failed (and is
+    /// retried like any network error); 1 to 600.
+    #[serde(default = "default_timeout_secs")]
+    pub timeout_secs: u64,
+}
+
+fn default_timeout_secs() -> u64 {
+    60
+}
+
+impl Default for NetworkSection {
+    fn default() -> Self {
+        Self {
+            timeout_secs: default_timeout_secs(),
+        }
+    }
+}
+
+impl NetworkSection {
+    pub fn timeout(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.timeout_secs)
+    }
+}
+
 /// How long personal data is kept; the defaults are the maximum the seller promised.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -729,6 +759,7 @@ const SECTIONS: &[&str] = &[
     "retention",
     "labels",
     "invoices",
+    "network",
 ];
 
 /// The default data and config directory: `$XDG_DATA_HOME/fulfil` or `~/.local/share/fulfil`.
@@ -826,6 +857,14 @@ impl Config {
     /// Everything `validate` checks except the endpoints' transport rule.
     fn validate_values(&self) -> Result<(), ConfigError> {
         let src = self.path.display().to_string();
+        if !(1..=600).contains(&self.network.timeout_secs) {
+            return Err(ConfigError::new(
+                &src,
+                Some("network.timeout_secs"),
+                format!("{} seconds is outside 1 to 600", self.network.timeout_secs),
+            )
+            .with_hint("60 (the default) suits Amazon and PostNL"));
+        }
         if self.retention.fulfilled_days > 30 {
             return Err(ConfigError::new(
                 &src,
@@ -1170,6 +1209,17 @@ mod tests {
         assert_eq!(e.key.as_deref(), Some("retention.audit_months"));
         let c = parse("[retention]\naudit_months = 24\n", &[]).unwrap();
         assert_eq!(c.retention.audit_months, 24);
+    }
+
+    #[test]
+    fn network_timeout_within_bounds_and_from_the_environment() {
+        assert_eq!(parse("", &[]).unwrap().network.timeout_secs, 60);
+        for bad in ["0", "601"] {
+            let e = parse(&format!("[network]\ntimeout_secs = {bad}\n"), &[]).unwrap_err();
+            assert_eq!(e.key.as_deref(), Some("network.timeout_secs"));
+        }
+        let c = parse("", &[("FULFIL_NETWORK_TIMEOUT_SECS", "5")]).unwrap();
+        assert_eq!(c.network.timeout(), std::time::Duration::from_secs(5));
     }
 
     #[test]

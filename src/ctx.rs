@@ -196,7 +196,7 @@ impl Ctx {
         if let Some(c) = self.http.get() {
             return Ok(c);
         }
-        let c = crate::http::client(Duration::from_secs(60))?;
+        let c = crate::http::client(self.config()?.network.timeout())?;
         Ok(self.http.get_or_init(|| c))
     }
 

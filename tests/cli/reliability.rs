@@ -112,6 +112,8 @@ struct Ledger {
     spans: Vec<Span>,
     kills: u32,
     finished_before_kill: u32,
+    /// The sandbox's slow answers outlast the client's timeout: they are lost answers.
+    slow_is_lost: bool,
 }
 
 impl Ledger {
@@ -430,7 +432,9 @@ fn assert_labels(env: &TestEnv, ledger: &Ledger) -> usize {
             assert_eq!(reference, *owner, "{barcode} labelled for another order");
         }
         for (i, _, fault) in &reqs[..reqs.len() - 1] {
-            let lost = fault.as_deref().is_some_and(|f| LOST_ANSWER.contains(&f));
+            let lost = fault
+                .as_deref()
+                .is_some_and(|f| LOST_ANSWER.contains(&f) || (ledger.slow_is_lost && f == "slow"));
             assert!(
                 lost || ledger.killed_at(*i),
                 "{barcode} labelled again although the answer of record {i} was not lost"
@@ -826,8 +830,10 @@ fn kills_at_the_named_crash_points_lose_and_double_nothing() {
 /// that injects `spec`: each command is repeated while it exits 4, and the end state
 /// must be the one of a run without faults.
 fn pipeline_under(spec: &str) {
-    let mut env = world();
-    let mut ledger = Ledger::default();
+    pipeline_in(world(), Ledger::default(), spec);
+}
+
+fn pipeline_in(mut env: TestEnv, mut ledger: Ledger, spec: &str) {
     env.sb().set_faults(spec.parse().expect("fault spec"));
     let started = Instant::now();
     let mut temporary = 0;
@@ -882,6 +888,19 @@ fn pipeline_under_a_429_storm() {
 #[test]
 fn pipeline_under_slow_answers() {
     pipeline_under("slow=0.05:150ms");
+}
+
+/// Answers slower than the client's timeout (1 s here): the request counts as failed
+/// and is tried again, though the sandbox may have done the work (a lost answer).
+#[test]
+fn pipeline_under_answers_slower_than_the_timeout() {
+    let env = world();
+    env.add_config("network", "timeout_secs", "1");
+    let ledger = Ledger {
+        slow_is_lost: true,
+        ..Ledger::default()
+    };
+    pipeline_in(env, ledger, "slow=0.03:1500ms");
 }
 
 #[test]
