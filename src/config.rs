@@ -322,6 +322,9 @@ pub struct PostnlSection {
     pub customer_code: Option<String>,
     pub customer_number: Option<String>,
     pub collection_location: Option<String>,
+    /// Calls per minute fulfil allows itself (default: PostNL's limit for the endpoint,
+    /// 1000 in production, 15 on PostNL's sandbox).
+    pub calls_per_minute: Option<u32>,
 }
 
 impl PostnlSection {
@@ -857,6 +860,16 @@ impl Config {
     /// Everything `validate` checks except the endpoints' transport rule.
     fn validate_values(&self) -> Result<(), ConfigError> {
         let src = self.path.display().to_string();
+        if let Some(n) = self.postnl.calls_per_minute
+            && !(1..=10_000).contains(&n)
+        {
+            return Err(ConfigError::new(
+                &src,
+                Some("postnl.calls_per_minute"),
+                format!("{n} is outside 1 to 10000"),
+            )
+            .with_hint("leave it out to use PostNL's limit for the endpoint"));
+        }
         if !(1..=600).contains(&self.network.timeout_secs) {
             return Err(ConfigError::new(
                 &src,
@@ -1220,6 +1233,15 @@ mod tests {
         }
         let c = parse("", &[("FULFIL_NETWORK_TIMEOUT_SECS", "5")]).unwrap();
         assert_eq!(c.network.timeout(), std::time::Duration::from_secs(5));
+    }
+
+    #[test]
+    fn postnl_pacing_is_optional_and_bounded() {
+        assert_eq!(parse("", &[]).unwrap().postnl.calls_per_minute, None);
+        let c = parse("[postnl]\ncalls_per_minute = 15\n", &[]).unwrap();
+        assert_eq!(c.postnl.calls_per_minute, Some(15));
+        let e = parse("[postnl]\ncalls_per_minute = 0\n", &[]).unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("postnl.calls_per_minute"));
     }
 
     #[test]

@@ -339,7 +339,7 @@ fn sender(cfg: &Config) -> anyhow::Result<Address> {
 
 fn postnl_client<'a>(ctx: &'a Ctx, cfg: &Config) -> anyhow::Result<pn::Client<'a>> {
     let key: SecretString = crate::secrets::resolve(&cfg.postnl.api_key(), &cfg.source())?;
-    Ok(pn::Client::new(
+    let client = pn::Client::new(
         ctx.http()?,
         &cfg.postnl.base_url(),
         key,
@@ -348,7 +348,11 @@ fn postnl_client<'a>(ctx: &'a Ctx, cfg: &Config) -> anyhow::Result<pn::Client<'a
             base: std::time::Duration::from_millis(cfg.amazon.retry_base_ms),
             cap: std::time::Duration::from_secs(120),
         },
-    )?)
+    )?;
+    Ok(match cfg.postnl.calls_per_minute {
+        Some(n) => client.with_pacing(n),
+        None => client,
+    })
 }
 
 /// Longest value PostNL takes for names, company and city.

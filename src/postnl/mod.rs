@@ -45,6 +45,10 @@ pub const PRODUCTION_URL: &str = "https://api.postnl.nl";
 /// PostNL's own sandbox (its keys differ from production keys).
 pub const SANDBOX_URL: &str = "https://api-sandbox.postnl.nl";
 
+/// Calls per minute and key PostNL allows in production and on its sandbox.
+pub const PRODUCTION_CALLS_PER_MINUTE: u32 = 1000;
+pub const SANDBOX_CALLS_PER_MINUTE: u32 = 15;
+
 const BARCODE_PATH: &str = "/shipment/v1_1/barcode";
 const LABEL_PATH: &str = "/shipment/v2_2/label";
 
@@ -64,6 +68,53 @@ pub struct Client<'a> {
     retry: RetryPolicy,
     stats: RefCell<Stats>,
     seed: Cell<u64>,
+    pacer: RefCell<Pacer>,
+}
+
+/// PostNL allows a number of calls per minute and key (1,000 in production, 15 on its
+/// own sandbox). The pacer keeps the start times of the calls of the last minute and
+/// holds a call back until it would be within the limit, instead of running into 429s.
+#[derive(Debug)]
+struct Pacer {
+    per_minute: usize,
+    sent: std::collections::VecDeque<std::time::Instant>,
+}
+
+impl Pacer {
+    const WINDOW: Duration = Duration::from_secs(60);
+
+    fn new(per_minute: u32) -> Self {
+        Self {
+            per_minute: usize::try_from(per_minute.max(1)).unwrap_or(usize::MAX),
+            sent: std::collections::VecDeque::new(),
+        }
+    }
+
+    /// How long a call at `now` has to wait.
+    fn wait(&mut self, now: std::time::Instant) -> Duration {
+        while self
+            .sent
+            .front()
+            .is_some_and(|t| now.duration_since(*t) >= Self::WINDOW)
+        {
+            self.sent.pop_front();
+        }
+        if self.sent.len() < self.per_minute {
+            return Duration::ZERO;
+        }
+        // `record` keeps at most `per_minute` calls: the window is full, and it has room
+        // again when its oldest call leaves it.
+        self.sent.front().map_or(Duration::ZERO, |oldest| {
+            (*oldest + Self::WINDOW).saturating_duration_since(now)
+        })
+    }
+
+    fn record(&mut self, at: std::time::Instant) {
+        self.sent.push_back(at);
+        if self.sent.len() > self.per_minute {
+            self.sent.pop_front();
+        }
+    }
 }
 
 /// One request to make.
@@ -103,7 +154,31 @@ impl<'a> Client<'a> {
             retry,
             stats: RefCell::new(Stats::default()),
             seed: Cell::new(seed),
+            pacer: RefCell::new(Pacer::new(if base_url.starts_with(SANDBOX_URL) {
+                SANDBOX_CALLS_PER_MINUTE
+            } else {
+                PRODUCTION_CALLS_PER_MINUTE
+            })),
         })
+    }
+
+    /// Paces calls to `per_minute` instead of the limit the endpoint implies.
+    #[must_use]
+    pub fn with_pacing(self, per_minute: u32) -> Self {
+        *self.pacer.borrow_mut() = Pacer::new(per_minute);
+        self
+    }
+
+    /// Waits, if need be, so that this call stays within PostNL's calls per minute.
+    fn pace(&self) {
+        let wait = self.pacer.borrow_mut().wait(std::time::Instant::now());
+        if !wait.is_zero() {
+            tracing::debug!(wait_ms = wait.as_millis(), "pacing PostNL calls");
+            self.stats.borrow_mut().waited_ms +=
+                u64::try_from(wait.as_millis()).unwrap_or(u64::MAX);
+            std::thread::sleep(wait);
+        }
+        self.pacer.borrow_mut().record(std::time::Instant::now());
     }
 
     pub fn stats(&self) -> Stats {
@@ -198,6 +273,7 @@ impl<'a> Client<'a> {
         let mut throttles = 0u32;
         loop {
             tries += 1;
+            self.pace();
             self.stats.borrow_mut().calls += 1;
             let mut key = HeaderValue::from_str(self.api_key.expose_secret())
                 .map_err(|_| PostnlError::Config("the PostNL API key is not a valid header"))?;
@@ -322,6 +398,31 @@ impl<'a> Client<'a> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_pacer_lets_the_limit_through_per_minute_and_no_more() {
+        use std::time::Instant;
+        let t0 = Instant::now();
+        let s = Duration::from_secs;
+        let mut p = super::Pacer::new(3);
+        for i in 0..3 {
+            assert_eq!(p.wait(t0 + s(i)), Duration::ZERO);
+            p.record(t0 + s(i));
+        }
+        // A fourth call at 10 s waits until the first leaves the window at 60 s.
+        assert_eq!(p.wait(t0 + s(10)), s(50));
+        p.record(t0 + s(60));
+        // Then each next call waits for the next oldest.
+        assert_eq!(p.wait(t0 + s(60)), s(1));
+        assert_eq!(p.wait(t0 + s(61)), Duration::ZERO);
+        // After a quiet minute the whole allowance is back.
+        let mut p = super::Pacer::new(2);
+        p.record(t0);
+        p.record(t0);
+        assert_eq!(p.wait(t0 + s(59)), s(1));
+        assert_eq!(p.wait(t0 + s(120)), Duration::ZERO);
+        assert!(p.sent.is_empty());
+    }
+
     use std::fmt::Write as _;
     use std::io::{Read as _, Write as _};
     use std::net::{TcpListener, TcpStream};
