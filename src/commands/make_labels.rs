@@ -273,16 +273,8 @@ fn fail(ctx: &Ctx, order_id: &str, reason: &str) -> anyhow::Result<()> {
 
 /// Sends an order to review with a reason.
 fn to_review(ctx: &Ctx, order_id: &str, reason: &str) -> anyhow::Result<()> {
-    let store = ctx.store(COMMAND)?;
-    orders_db::record_issue(
-        store.conn(),
-        order_id,
-        COMMAND,
-        reason,
-        None,
-        &rfc3339(ctx.clock.now()),
-    )?;
-    db::set_stage(store.conn(), order_id, Stage::Review)?;
+    fail(ctx, order_id, reason)?;
+    db::set_stage(ctx.store(COMMAND)?.conn(), order_id, Stage::Review)?;
     Ok(())
 }
 
