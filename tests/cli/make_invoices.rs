@@ -133,6 +133,19 @@ impl Order {
     }
 }
 
+/// A Swedish consumer's order in SEK: one mug at 1249.00 with 25 % VAT (249.80), which
+/// needs the ECB rate of its day.
+pub fn sek_order(order_id: &'static str) -> Order {
+    let mut o = Order::new(
+        order_id,
+        SE,
+        "SE",
+        vec![item("FLX-MUG-350", "1249.00", "249.80")],
+    );
+    o.currency = "SEK";
+    o
+}
+
 /// Marks every generated order that is UNSHIPPED now as shipped ten minutes ago.
 pub fn ship_generated(env: &TestEnv) {
     let at = fulfil::clock::parse_rfc3339(NOW).unwrap() - time::Duration::minutes(10);
@@ -411,14 +424,7 @@ fn every_mandatory_field_is_in_the_pdf_text() {
     b2b.buyer = "Łukasz Żółć";
     b2b.add_to(&env);
     // A Swedish consumer in SEK: OSS at 25 %, VAT also in EUR. 1249.00 * 25/125 = 249.80.
-    let mut sek = Order::new(
-        "028-0000001-0000002",
-        SE,
-        "SE",
-        vec![item("FLX-MUG-350", "1249.00", "249.80")],
-    );
-    sek.currency = "SEK";
-    sek.add_to(&env);
+    sek_order("028-0000001-0000002").add_to(&env);
     // A Dutch consumer: 2 mugs at 24.19 incl. 21 % = 48.38, VAT 8.40 (48.38*21/121 = 8.396).
     let mut nl = Order::new(
         "028-0000001-0000003",
@@ -865,14 +871,7 @@ fn sek_documents_carry_the_cached_ecb_rate_and_a_missing_source_fails_clearly() 
 ",
         );
     std::fs::write(env.config(), text).unwrap();
-    let mut o = Order::new(
-        "028-0000006-0000009",
-        SE,
-        "SE",
-        vec![item("FLX-MUG-350", "1249.00", "249.80")],
-    );
-    o.currency = "SEK";
-    o.add_to(&env);
+    sek_order("028-0000006-0000009").add_to(&env);
     env.run(&["sync-orders"]).assert_code(0);
     let r = env.run(&["--json", "make-invoices"]);
     r.assert_code(3);

@@ -5,7 +5,7 @@ use rust_decimal::{Decimal, RoundingStrategy};
 use serde_json::{Value, json};
 
 use crate::common::TestEnv;
-use crate::make_invoices::{DE, FR, NL, Order, SE, item, summary};
+use crate::make_invoices::{DE, FR, NL, Order, item, sek_order, summary};
 
 /// Nine orders: eight supplied in September 2026, one on 1 October; invoiced on 1 October,
 /// inside the 30 days before their personal data goes. Amazon's TAX equals ours for each.
@@ -71,13 +71,7 @@ fn quarter_env() -> TestEnv {
     at(&mut o, "2026-09-10T08:00:00Z");
     orders.push(o);
     // SE consumer in SEK, OSS 25 %: 1249.00 * 25/125 = 249.80, net 999.20.
-    let mut o = Order::new(
-        "028-0000010-0000007",
-        SE,
-        "SE",
-        vec![item("FLX-MUG-350", "1249.00", "249.80")],
-    );
-    o.currency = "SEK";
+    let mut o = sek_order("028-0000010-0000007");
     at(&mut o, "2026-09-20T08:00:00Z");
     orders.push(o);
     // Q4 (1 October): NL consumer 24.19 -> 19.99 / 4.20.

@@ -446,7 +446,7 @@ fn an_expired_certificate_is_refused() {
 
 #[test]
 fn an_exchange_rate_server_with_an_unknown_certificate_stops_make_invoices() {
-    use crate::make_invoices::{Order, SE, item};
+    use crate::make_invoices::sek_order;
     let dir = tempfile::tempdir().unwrap();
     private_ca_and_leaf(dir.path());
     let server = TlsServer::start(dir.path(), &[]);
@@ -455,14 +455,7 @@ fn an_exchange_rate_server_with_an_unknown_certificate_stops_make_invoices() {
 
     // A Swedish order in SEK needs the ECB rate of its day.
     let env = TestEnv::sandboxed(0);
-    let mut o = Order::new(
-        "028-0000006-0000010",
-        SE,
-        "SE",
-        vec![item("FLX-MUG-350", "1249.00", "249.80")],
-    );
-    o.currency = "SEK";
-    o.add_to(&env);
+    sek_order("028-0000006-0000010").add_to(&env);
     env.run(&["sync-orders"]).assert_code(0);
     let good = std::fs::read_to_string(env.config()).unwrap();
     let bad: String = good
