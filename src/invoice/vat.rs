@@ -9,7 +9,7 @@
 //!
 //! # Rounding rule
 //!
-//! Source: `shared/compliance/VAT_INVOICE.md` §10, which follows CJEU C-19/12 (Wetherspoon:
+//! Source: CJEU C-19/12 (Wetherspoon:
 //! EU law imposes no per-line rounding; rounding the VAT on the invoice total per rate is
 //! allowed) and EN 16931 rule BR-CO-17 (VAT computed per VAT category on document level).
 //! Amazon's EU prices include VAT, so for every rate group of one document:

@@ -7,9 +7,9 @@
 //! `HouseNr`, `HouseNrExt`, `CompanyName`, `Buildingname`, `Department` and a normalised
 //! `Zipcode` ([`Split`]), or a [`Review`] saying why no label should be made. It does no I/O,
 //! no logging, knows nothing about orders, products or the API, and holds no state. The
-//! behaviour is specified by the case table in `shared/specs/postnl/ADDRESS_CASES.md`
-//! (cases 1–62, rules 1–6) and the field limits in `NOTES.md` §4.5; the tests at the bottom
-//! run every case of that table.
+//! behaviour is specified by the team's table of address cases (cases 1–62, rules 1–6) and
+//! PostNL's field limits for the label request; the tests at the bottom run every case of
+//! that table.
 //!
 //! # Design
 //!

@@ -2538,13 +2538,12 @@ mod tests {
     // -- schema helpers -------------------------------------------------------------
 
     fn spec_file(name: &str) -> Value {
-        let near = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../shared/specs/postnl/openapi")
+        // Kept in the repository, byte for byte (see specs/SOURCE.md).
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("specs/postnl")
             .join(name);
-        let fixed = Path::new("/work/shared/specs/postnl/openapi").join(name);
-        let text = std::fs::read_to_string(near)
-            .or_else(|_| std::fs::read_to_string(fixed))
-            .expect("the saved PostNL OpenAPI files");
+        let text =
+            std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         serde_json::from_str(&text).unwrap()
     }
 

@@ -12,13 +12,53 @@ use time::Duration;
 // ---------------------------------------------------------------------------------------------
 // Schemas
 
+/// The official models, kept in the repository (see specs/SOURCE.md).
+fn specs_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("specs")
+}
+
 fn spec_dir() -> PathBuf {
-    let beside = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/specs/spapi");
-    if beside.is_dir() {
-        beside
-    } else {
-        PathBuf::from("/work/shared/specs/spapi")
+    specs_root().join("spapi")
+}
+
+/// Every copy in `specs/` is the file SOURCE.md names, byte for byte: its SHA-256 matches
+/// the one recorded there, and no file in the folder goes unrecorded.
+#[test]
+fn specs_match_their_recorded_checksums() {
+    let root = specs_root();
+    let source = std::fs::read_to_string(root.join("SOURCE.md")).expect("specs/SOURCE.md");
+    let mut checked = BTreeSet::new();
+    for (section, dir) in [("## Amazon", "spapi"), ("## PostNL", "postnl")] {
+        let start = source.find(section).expect("section in SOURCE.md");
+        let rest = &source[start + section.len()..];
+        let body = &rest[..rest.find("\n## ").unwrap_or(rest.len())];
+        for line in body.lines().filter(|l| l.starts_with("| `")) {
+            let file = line[3..].split('`').next().unwrap();
+            let Some(sum) = line
+                .split('`')
+                .find(|w| w.len() == 64 && w.bytes().all(|b| b.is_ascii_hexdigit()))
+            else {
+                continue;
+            };
+            let bytes = std::fs::read(root.join(dir).join(file)).expect("recorded spec file");
+            let digest = ring::digest::digest(&ring::digest::SHA256, &bytes);
+            let hex: String = digest.as_ref().iter().map(|b| format!("{b:02x}")).collect();
+            assert_eq!(hex, sum, "specs/{dir}/{file} differs from its source");
+            checked.insert(format!("{dir}/{file}"));
+        }
     }
+    for dir in ["spapi", "postnl"] {
+        for entry in std::fs::read_dir(root.join(dir)).unwrap() {
+            let name = entry.unwrap().file_name().into_string().unwrap();
+            if name.ends_with(".json") || name.ends_with(".xsd") || name.ends_with(".wsdl") {
+                assert!(
+                    checked.contains(&format!("{dir}/{name}")),
+                    "specs/{dir}/{name} is not in SOURCE.md"
+                );
+            }
+        }
+    }
+    assert!(checked.len() >= 8, "only {} checked", checked.len());
 }
 
 fn model(name: &str) -> Value {

@@ -10,7 +10,7 @@
 //!
 //! Only the operations the commands need are here (Orders 2026-01-01 searchOrders,
 //! Orders v0 confirmShipment, Feeds). The request and response types are our own,
-//! written from the official models in `shared/specs/spapi`.
+//! written from the official models kept in `specs/spapi` (see specs/SOURCE.md).
 
 pub mod auth;
 pub mod error;
