@@ -11,6 +11,7 @@ use anyhow::Context as _;
 use crate::cli::GlobalArgs;
 use crate::clock::{Clock, rfc3339};
 use crate::config::Config;
+use crate::invoice::rates::RateTable;
 use crate::store::{self, DbKey, Mode, Store};
 use crate::ui::Ui;
 use crate::{secrets, spapi};
@@ -155,6 +156,7 @@ impl Ctx {
                     }
                     crate::retention::prune_audit(&mut s, cfg, self.clock.now())?;
                 }
+                self.warn_rates_horizon(&s)?;
             }
             let _ = self.store.set(RefCell::new(s));
         }
@@ -228,6 +230,18 @@ impl Ctx {
                 cap: Duration::from_secs(120),
             },
         ))
+    }
+
+    /// One line on stderr, also under `-q`, when the VAT rates in use are verified for 14
+    /// days or less (see [`crate::invoice::rates::RUN_WARN_DAYS`]).
+    fn warn_rates_horizon(&self, store: &Store) -> anyhow::Result<()> {
+        let table = rates_in_use(self.config()?, store)?;
+        let until = table.verified_until();
+        let horizon = crate::invoice::rates::Horizon::of(until, self.clock.now().date());
+        if let Some(line) = horizon.run_warning(until) {
+            self.ui.alert(&line);
+        }
+        Ok(())
     }
 
     /// Warns from day 150 after the LWA client secret was rotated (it expires at 180).
@@ -318,4 +332,13 @@ impl spapi::BucketStore for RefCell<Store> {
             tracing::warn!(error = %e, "could not save the rate-limit state");
         }
     }
+}
+
+/// The VAT rate table fulfil uses: the configuration's rows, the last complete TEDB update
+/// kept in the store, and the built-in table.
+pub fn rates_in_use(cfg: &Config, store: &Store) -> anyhow::Result<RateTable> {
+    let _ = store;
+    cfg.invoices
+        .rate_table()
+        .map_err(|e| anyhow::anyhow!("invoices.extra_rates: {e}"))
 }

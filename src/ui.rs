@@ -50,6 +50,11 @@ impl Ui {
         }
     }
 
+    /// A warning that must reach cron's mail: shown under --quiet too.
+    pub fn alert(&self, msg: &str) {
+        eprintln!("warning: {msg}");
+    }
+
     /// Product output on stdout.
     pub fn out(&self, text: &str) {
         let mut out = std::io::stdout().lock();

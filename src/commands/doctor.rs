@@ -226,6 +226,11 @@ pub fn run_checks(ctx: &Ctx, online: bool) -> Vec<Check> {
         out.push(Check::skip("endpoints", no_config));
         out.push(Check::skip("secret-age", no_config));
     }
+    out.push(match (&cfg, &store) {
+        (Some(cfg), Some(s)) => check_vat_rates(cfg, s, ctx.clock.now().date()),
+        (None, _) => Check::skip("vat-rates", no_config),
+        (_, None) => Check::skip("vat-rates", "the database did not open"),
+    });
     out.push(match &store {
         Some(s) => check_overdue(s, ctx.clock.now()),
         None => Check::skip("overdue-pii", "the database did not open"),
@@ -747,6 +752,41 @@ fn check_secret_age(cfg: &Config, today: time::Date) -> Check {
                 secrets::LWA_SECRET_LIFETIME_DAYS
             ),
             rotate,
+        ),
+    }
+}
+
+/// How long the VAT rates in use (built-in table or the last TEDB update) are verified:
+/// a warning from 60 days before that date, a failure from the date itself.
+fn check_vat_rates(cfg: &Config, s: &Store, today: time::Date) -> Check {
+    use crate::invoice::rates::Horizon;
+    const NAME: &str = "vat-rates";
+    let table = match crate::ctx::rates_in_use(cfg, s) {
+        Ok(t) => t,
+        Err(e) => {
+            return Check::fail(
+                NAME,
+                format!("{e:#}"),
+                "fix invoices.extra_rates in the config",
+            );
+        }
+    };
+    let until = table.verified_until();
+    let update = "run `fulfil rates update` (it asks the European Commission's TEDB for the coming months' rates), or update fulfil";
+    match Horizon::of(until, today) {
+        Horizon::Far { days_left } => Check::ok(
+            NAME,
+            format!("VAT rates verified up to {until} ({days_left} days)"),
+        ),
+        Horizon::Near { days_left } => Check::warn(
+            NAME,
+            format!("VAT rates are verified only up to {until} ({days_left} days)"),
+            update,
+        ),
+        Horizon::Reached { .. } => Check::fail(
+            NAME,
+            format!("VAT rates are verified only up to {until}: invoices after it wait for a rate"),
+            update,
         ),
     }
 }

@@ -31,6 +31,7 @@ const CHECKS: &[&str] = &[
     "integrity",
     "endpoints",
     "secret-age",
+    "vat-rates",
     "overdue-pii",
     "disk-space",
 ];
@@ -219,7 +220,7 @@ fn healthy_setup_passes_every_check_as_an_unprivileged_user() {
     }
     assert_eq!(
         v["summary"],
-        serde_json::json!({"ok": 16, "warn": 0, "fail": 0, "skip": 0, "exit": 0})
+        serde_json::json!({"ok": 17, "warn": 0, "fail": 0, "skip": 0, "exit": 0})
     );
     // Like every command that opens the database, doctor's runs are in the audit log,
     // with counts only; the run history of writing commands is not touched.
@@ -321,6 +322,7 @@ fn as_root_on_a_users_data_it_leaves_no_file_of_roots_behind() {
             ("config", "fail"),
             ("database", "skip"),
             ("integrity", "skip"),
+            ("vat-rates", "skip"),
             ("overdue-pii", "skip"),
         ],
     );
@@ -474,6 +476,40 @@ fn the_lwa_secret_age_warns_from_day_150_and_fails_from_day_180() {
 }
 
 #[test]
+fn vat_rates_warn_from_60_days_before_their_horizon_and_fail_on_it() {
+    // The built-in table is verified up to 2027-12-31.
+    let mut env = TestEnv::sandboxed(0);
+    env.add_config("amazon", "client_secret_rotated", "2027-10-01");
+    for (now, status, says) in [
+        (
+            "2027-10-31T09:00:00Z",
+            "ok",
+            "verified up to 2027-12-31 (61 days)",
+        ),
+        (
+            "2027-11-02T09:00:00Z",
+            "warn",
+            "only up to 2027-12-31 (59 days)",
+        ),
+        (
+            "2027-12-31T09:00:00Z",
+            "fail",
+            "invoices after it wait for a rate",
+        ),
+    ] {
+        env.now = now.to_string();
+        let r = run_unprivileged(&env, &["doctor"]);
+        r.assert_code(i32::from(status == "fail"));
+        assert_statuses(&r, &[("vat-rates", status)]);
+        let detail = line(&r, "vat-rates").1;
+        assert!(detail.contains(says), "{now}: {detail}");
+        if status != "ok" {
+            assert!(hint(&r, "vat-rates").contains("fulfil rates update"));
+        }
+    }
+}
+
+#[test]
 fn overdue_personal_data_fails_and_doctor_does_not_purge_it() {
     let mut env = healthy(20);
     let canaries = add_canary_order(&env);
@@ -566,6 +602,7 @@ fn a_wrong_key_fails_and_changes_nothing() {
         &[
             ("database", "fail"),
             ("integrity", "skip"),
+            ("vat-rates", "skip"),
             ("overdue-pii", "skip"),
         ],
     );
@@ -629,5 +666,5 @@ fn a_missing_config_fails_and_skips_what_depends_on_it() {
         assert_eq!(status(name)["status"], "skip", "{name}");
     }
     assert_eq!(v["summary"]["fail"], 2);
-    assert_eq!(v["summary"]["skip"], 13);
+    assert_eq!(v["summary"]["skip"], 14);
 }

@@ -8,6 +8,7 @@ mod foundation;
 mod make_invoices;
 mod make_labels;
 mod purge;
+mod rates_horizon;
 mod reliability;
 mod sandbox_cli;
 mod storage;
