@@ -1541,7 +1541,7 @@ mod tests {
             err(invoice(
                 seller(true),
                 consumer("NL"),
-                date!(2027 - 02 - 01),
+                date!(2028 - 02 - 01),
                 one()
             )),
             VatError::NoRate { .. }

@@ -2011,9 +2011,12 @@ fn orders_file_is_served_instead_and_the_model_example_loads() {
     let dir = std::env::temp_dir().join(format!("fulfil-sbx-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("dir");
     let path = dir.join("orders.json");
-    // The UK example order from the model's own sandbox block.
-    let examples = model("sandbox_examples.json");
-    let uk = examples["orders_2026-01-01.json"]["searchOrders (GET /orders/2026-01-01/orders)"]["200"]["static"][1]["response"]["orders"][0].clone();
+    // The UK example order from the model's own sandbox block (`x-amzn-api-sandbox`).
+    let orders_model = model("orders_2026-01-01.json");
+    let uk = orders_model["paths"]["/orders/2026-01-01/orders"]["get"]["responses"]["200"]
+        ["x-amzn-api-sandbox"]["static"][1]["response"]["orders"][0]
+        .clone();
+    assert!(uk["orderId"].is_string(), "the model's sandbox example");
     let mut orders = generate(5, 3, DEFAULT_START);
     orders.push(uk.clone());
     std::fs::write(&path, json!({ "orders": orders }).to_string()).expect("write");
