@@ -48,6 +48,18 @@ pub struct GlobalArgs {
     pub json: bool,
 }
 
+impl GlobalArgs {
+    /// The settings the context of a run needs.
+    pub fn settings(&self) -> crate::ctx::Global {
+        crate::ctx::Global {
+            config: self.config.clone(),
+            verbose: self.verbose,
+            quiet: self.quiet,
+            json: self.json,
+        }
+    }
+}
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
     Init(crate::commands::init::InitArgs),

@@ -8,7 +8,6 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 
-use crate::cli::GlobalArgs;
 use crate::clock::{Clock, rfc3339};
 use crate::config::Config;
 use crate::invoice::rates::RateTable;
@@ -16,8 +15,21 @@ use crate::store::{self, DbKey, Mode, Store};
 use crate::ui::Ui;
 use crate::{secrets, spapi};
 
+/// The global settings of a run (from the command line, or set by the demo).
+#[derive(Debug, Clone, Default)]
+pub struct Global {
+    /// The config file; `None` for the default path.
+    pub config: Option<PathBuf>,
+    /// Log verbosity (0 to 3).
+    pub verbose: u8,
+    /// Errors only on stderr.
+    pub quiet: bool,
+    /// A one-line JSON summary on stdout.
+    pub json: bool,
+}
+
 pub struct Ctx {
-    pub global: GlobalArgs,
+    pub global: Global,
     pub clock: Clock,
     pub ui: Ui,
     config_path: PathBuf,
@@ -34,7 +46,7 @@ pub struct Ctx {
 }
 
 impl Ctx {
-    pub fn new(global: &GlobalArgs) -> anyhow::Result<Ctx> {
+    pub fn new(global: &Global) -> anyhow::Result<Ctx> {
         Ok(Ctx {
             config_path: global
                 .config
@@ -54,7 +66,7 @@ impl Ctx {
     }
 
     /// A context with an explicit clock, for in-process callers such as the demo.
-    pub fn with_clock(global: &GlobalArgs, clock: Clock) -> Ctx {
+    pub fn with_clock(global: &Global, clock: Clock) -> Ctx {
         Ctx {
             config_path: global
                 .config
@@ -180,7 +192,7 @@ impl Ctx {
         else {
             return Err(store::StoreError::KeyMismatch(path.to_path_buf()).into());
         };
-        let next = crate::commands::rotate_key::next_path(key_file);
+        let next = store::next_key_path(key_file);
         if !next.exists() {
             return Err(store::StoreError::KeyMismatch(path.to_path_buf()).into());
         }

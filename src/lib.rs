@@ -19,6 +19,7 @@ pub mod logging;
 mod parse_props;
 pub mod pdf;
 pub mod postnl;
+pub mod report;
 pub mod retention;
 pub mod sandbox;
 pub mod secrets;
@@ -48,12 +49,12 @@ pub fn run(cli: &cli::Cli) -> Exit {
     // Files we create are private to the user, whatever the shell's umask was.
     rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o077));
     http::install_crypto_provider();
-    let ctx = match ctx::Ctx::new(&cli.global) {
+    let ctx = match ctx::Ctx::new(&cli.global.settings()) {
         Ok(ctx) => ctx,
-        Err(e) => return error::report(&e),
+        Err(e) => return report::report(&e),
     };
     ctx.set_command(cli.command.name());
-    match commands::dispatch(&ctx, &cli.command) {
+    match dispatch(&ctx, &cli.command) {
         Ok(outcome) => {
             if ctx.global.json && !cli.command.writes_document() {
                 ctx.ui.json_out(&outcome.summary);
@@ -64,15 +65,43 @@ pub fn run(cli: &cli::Cli) -> Exit {
         Err(e) => {
             // A full disk or a read-only database is reported with the data directory
             // it concerns, which the store's own errors do not know.
-            let e = match (error::storage_problem(&e), ctx.config()) {
+            let e = match (report::storage_problem(&e), ctx.config()) {
                 (Some(problem), Ok(cfg)) => {
-                    anyhow::Error::new(error::storage_error(problem, &cfg.data_dir(), &e))
+                    anyhow::Error::new(report::storage_error(problem, &cfg.data_dir(), &e))
                 }
                 _ => e,
             };
-            let exit = error::report(&e);
+            let exit = report::report(&e);
             ctx.finish(exit.outcome(), &serde_json::json!({ "exit": exit.code() }));
             exit
         }
+    }
+}
+
+/// Hands the parsed command to its module.
+fn dispatch(ctx: &ctx::Ctx, command: &cli::Command) -> anyhow::Result<commands::Outcome> {
+    use cli::Command;
+    use commands::{
+        audit, completions, confirm_shipments, demo, doctor, forget_order, init, make_invoices,
+        make_labels, purge, review, rotate_key, sandbox, status, sync_orders, tax_report,
+    };
+    match command {
+        Command::Init(args) => init::run(ctx, args),
+        Command::Status(args) => status::run(ctx, args),
+        Command::Doctor(args) => doctor::run(ctx, args),
+        Command::SyncOrders(args) => sync_orders::run(ctx, args),
+        Command::MakeInvoices(args) => make_invoices::run(ctx, args),
+        Command::TaxReport(args) => tax_report::run(ctx, args),
+        Command::MakeLabels(args) => make_labels::run(ctx, args),
+        Command::ConfirmShipments(args) => confirm_shipments::run(ctx, args),
+        Command::Review(args) => review::run(ctx, args),
+        Command::Purge(args) => purge::run(ctx, args),
+        Command::ForgetOrder(args) => forget_order::run(ctx, args),
+        Command::RotateKey(args) => rotate_key::run(ctx, args),
+        Command::Audit(args) => audit::run(ctx, args),
+        Command::Sandbox(args) => sandbox::run(ctx, args),
+        Command::Demo(args) => demo::run(ctx, args),
+        Command::Completions(args) => completions::completions(ctx, args),
+        Command::Man(args) => completions::man(ctx, args),
     }
 }

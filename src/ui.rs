@@ -2,7 +2,7 @@
 //!
 //! stdout carries the product (paths, tables, `--json` summaries); stderr carries
 //! status lines and progress bars, and only on a terminal, so that a cron run that
-//! succeeds prints nothing. Errors are printed by `error::report`, never here.
+//! succeeds prints nothing. Errors are printed by `report::report`, never here.
 
 use std::io::{IsTerminal as _, Write as _};
 

@@ -8,10 +8,10 @@ use anyhow::Context as _;
 use clap::Args;
 use serde_json::{Value, json};
 
-use crate::cli::GlobalArgs;
 use crate::clock::Clock;
 use crate::commands::{Outcome, init, make_invoices, make_labels, purge, sync_orders};
 use crate::ctx::Ctx;
+use crate::ctx::Global;
 use crate::error::Exit;
 use crate::sandbox::{Sandbox, SandboxConfig};
 
@@ -61,7 +61,7 @@ fn demo(ctx: &Ctx, args: &DemoArgs, dir: PathBuf) -> anyhow::Result<Outcome> {
         ..SandboxConfig::default()
     })?;
     let config = dir.join("fulfil.toml");
-    let global = GlobalArgs {
+    let global = Global {
         config: Some(config.clone()),
         verbose: 0,
         quiet: true,
@@ -150,7 +150,7 @@ fn demo(ctx: &Ctx, args: &DemoArgs, dir: PathBuf) -> anyhow::Result<Outcome> {
 
 /// One day's work: fetch orders, make and confirm labels into `print_file`, invoice.
 fn working_day(
-    global: &GlobalArgs,
+    global: &Global,
     clock: &Clock,
     print_file: &std::path::Path,
 ) -> anyhow::Result<Vec<(&'static str, Value)>> {
@@ -215,7 +215,7 @@ fn some_invoices(dir: &std::path::Path, n: usize) -> Vec<PathBuf> {
 
 /// Runs one command in its own context, records the run and returns its summary.
 fn step(
-    global: &GlobalArgs,
+    global: &Global,
     clock: &Clock,
     name: &str,
     f: impl FnOnce(&Ctx) -> anyhow::Result<Outcome>,

@@ -1,4 +1,4 @@
-//! Dispatch only: one file per command, each with `run(ctx, args) -> Outcome`.
+//! One file per command, each with `run(ctx, args) -> Outcome`; `crate::run` dispatches.
 
 pub mod audit;
 pub mod completions;
@@ -17,8 +17,6 @@ pub mod status;
 pub mod sync_orders;
 pub mod tax_report;
 
-use crate::cli::Command;
-use crate::ctx::Ctx;
 use crate::error::Exit;
 
 /// What a command reports when it did not fail.
@@ -45,27 +43,5 @@ impl Outcome {
             exit: if failed > 0 { Exit::Partial } else { Exit::Ok },
             summary,
         }
-    }
-}
-
-pub fn dispatch(ctx: &Ctx, command: &Command) -> anyhow::Result<Outcome> {
-    match command {
-        Command::Init(args) => init::run(ctx, args),
-        Command::Status(args) => status::run(ctx, args),
-        Command::Doctor(args) => doctor::run(ctx, args),
-        Command::SyncOrders(args) => sync_orders::run(ctx, args),
-        Command::MakeInvoices(args) => make_invoices::run(ctx, args),
-        Command::TaxReport(args) => tax_report::run(ctx, args),
-        Command::MakeLabels(args) => make_labels::run(ctx, args),
-        Command::ConfirmShipments(args) => confirm_shipments::run(ctx, args),
-        Command::Review(args) => review::run(ctx, args),
-        Command::Purge(args) => purge::run(ctx, args),
-        Command::ForgetOrder(args) => forget_order::run(ctx, args),
-        Command::RotateKey(args) => rotate_key::run(ctx, args),
-        Command::Audit(args) => audit::run(ctx, args),
-        Command::Sandbox(args) => sandbox::run(ctx, args),
-        Command::Demo(args) => demo::run(ctx, args),
-        Command::Completions(args) => completions::completions(ctx, args),
-        Command::Man(args) => completions::man(ctx, args),
     }
 }

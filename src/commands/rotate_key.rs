@@ -16,7 +16,7 @@ use serde_json::json;
 use crate::commands::Outcome;
 use crate::ctx::Ctx;
 use crate::error::AppError;
-use crate::store::DbKey;
+use crate::store::{self, DbKey};
 
 /// Re-encrypt the database under a new random key and destroy the old key
 ///
@@ -33,13 +33,6 @@ pub fn run(ctx: &Ctx, _args: &RotateKeyArgs) -> anyhow::Result<Outcome> {
     ))
 }
 
-/// The file beside the key file that holds a key being rotated in.
-pub fn next_path(key_file: &Path) -> PathBuf {
-    let mut s = key_file.as_os_str().to_owned();
-    s.push(".next");
-    PathBuf::from(s)
-}
-
 /// Rotates the key; returns the key file.
 pub fn rotate(ctx: &Ctx) -> anyhow::Result<PathBuf> {
     let cfg = ctx.config()?;
@@ -53,7 +46,7 @@ pub fn rotate(ctx: &Ctx) -> anyhow::Result<PathBuf> {
     };
     let mut store = ctx.store("rotate-key")?;
     let new = DbKey::generate()?;
-    let next = next_path(key_file);
+    let next = store::next_key_path(key_file);
     let _ = std::fs::remove_file(&next);
     write_synced(&next, new.hex(), true)?;
     store.rekey(&new)?;

@@ -168,6 +168,15 @@ pub fn hex(bytes: &[u8]) -> String {
         })
 }
 
+/// The file beside the key file that holds a key being rotated in (`db.key.next`): a
+/// rotation that died between re-keying the database and replacing the key file is
+/// finished from it on the next open.
+pub fn next_key_path(key_file: &Path) -> PathBuf {
+    let mut s = key_file.as_os_str().to_owned();
+    s.push(".next");
+    PathBuf::from(s)
+}
+
 /// Checks that a key file belongs to this user and is not readable by others.
 pub fn check_key_file(path: &Path) -> Result<(), StoreError> {
     let meta = std::fs::metadata(path)?;
