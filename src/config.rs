@@ -311,7 +311,7 @@ impl AmazonSection {
     }
 }
 
-#[derive(Debug, Deserialize, Default)]
+#[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PostnlSection {
     /// Overrides the PostNL endpoint (default: production, `https://api.postnl.nl`).
@@ -325,6 +325,29 @@ pub struct PostnlSection {
     /// Calls per minute fulfil allows itself (default: PostNL's limit for the endpoint,
     /// 1000 in production, 15 on PostNL's sandbox).
     pub calls_per_minute: Option<u32>,
+    /// Tries for a PostNL call that fails temporarily (5xx, network) before the run stops.
+    #[serde(default = "default_max_tries")]
+    pub max_tries: u32,
+    /// First back-off after a temporary PostNL failure, in milliseconds; doubles per try.
+    #[serde(default = "default_retry_base_ms")]
+    pub retry_base_ms: u64,
+}
+
+impl Default for PostnlSection {
+    fn default() -> Self {
+        Self {
+            endpoint: None,
+            api_key: None,
+            api_key_file: None,
+            api_key_command: None,
+            customer_code: None,
+            customer_number: None,
+            collection_location: None,
+            calls_per_minute: None,
+            max_tries: default_max_tries(),
+            retry_base_ms: default_retry_base_ms(),
+        }
+    }
 }
 
 impl PostnlSection {
@@ -929,12 +952,17 @@ impl Config {
                 "must be between 1 and 31500 grams",
             ));
         }
-        if self.amazon.max_tries == 0 || self.amazon.max_tries > 20 {
-            return Err(ConfigError::new(
-                &src,
-                Some("amazon.max_tries"),
-                "must be between 1 and 20",
-            ));
+        for (key, tries) in [
+            ("amazon.max_tries", self.amazon.max_tries),
+            ("postnl.max_tries", self.postnl.max_tries),
+        ] {
+            if tries == 0 || tries > 20 {
+                return Err(ConfigError::new(
+                    &src,
+                    Some(key),
+                    "must be between 1 and 20",
+                ));
+            }
         }
         if self.amazon.fulfilled_by.is_empty() {
             return Err(ConfigError::new(
@@ -960,7 +988,7 @@ impl Config {
             ),
         ] {
             if let Some(u) = url {
-                crate::http::check_endpoint(u).map_err(|e| {
+                crate::transport::check_endpoint(u).map_err(|e| {
                     ConfigError::new(&src, Some(key), e.to_string())
                         .with_hint("use https, or http only for a sandbox on this machine")
                 })?;

@@ -210,7 +210,7 @@ impl Ctx {
         if let Some(c) = self.http.get() {
             return Ok(c);
         }
-        let c = crate::http::client(self.config()?.network.timeout())?;
+        let c = crate::transport::client(self.config()?.network.timeout())?;
         Ok(self.http.get_or_init(|| c))
     }
 
@@ -225,8 +225,8 @@ impl Ctx {
             client_secret: secrets::resolve(&a.client_secret(), &src)?,
             refresh_token: secrets::resolve(&a.refresh_token(), &src)?,
         });
-        crate::http::check_endpoint(&a.sp_endpoint())?;
-        crate::http::check_endpoint(&a.lwa_url())?;
+        crate::transport::check_endpoint(&a.sp_endpoint())?;
+        crate::transport::check_endpoint(&a.lwa_url())?;
         // Open the store first, so that the bucket state is there.
         drop(self.store(command)?);
         let cell: &RefCell<Store> = self.store.get().context("store not open")?;
@@ -236,7 +236,7 @@ impl Ctx {
             lwa,
             &self.clock,
             Some(cell as &dyn spapi::BucketStore),
-            spapi::RetryPolicy {
+            crate::transport::RetryPolicy {
                 max_tries: a.max_tries,
                 base: Duration::from_millis(a.retry_base_ms),
                 cap: Duration::from_secs(120),

@@ -11,7 +11,7 @@ pub mod config;
 pub mod ctx;
 pub mod error;
 pub mod failpoint;
-pub mod http;
+pub mod fx;
 pub mod invoice;
 pub mod labels;
 pub mod logging;
@@ -25,6 +25,7 @@ pub mod sandbox;
 pub mod secrets;
 pub mod spapi;
 pub mod store;
+pub mod transport;
 pub mod ui;
 
 use std::process::ExitCode;
@@ -48,7 +49,7 @@ pub fn main() -> ExitCode {
 pub fn run(cli: &cli::Cli) -> Exit {
     // Files we create are private to the user, whatever the shell's umask was.
     rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o077));
-    http::install_crypto_provider();
+    transport::install_crypto_provider();
     let ctx = match ctx::Ctx::new(&cli.global.settings()) {
         Ok(ctx) => ctx,
         Err(e) => return report::report(&e),

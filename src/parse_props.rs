@@ -360,7 +360,7 @@ fn feed_everything(body: &[u8]) {
     let text = String::from_utf8_lossy(body);
     let _ = parse_report(&text).accepted();
     let _ = gunzip(body);
-    let _ = crate::invoice::fx::parse(body, "SEK");
+    let _ = crate::fx::parse(body, "SEK");
     if let Some(r) = parse_limit_header(&text) {
         assert!(r.is_finite() && r > 0.0);
     }
@@ -395,10 +395,7 @@ fn the_valid_answers_parse() {
     let (code, _) =
         crate::spapi::first_error(br#"{"errors":[{"code":"InvalidInput","message":"m"}]}"#);
     assert_eq!(code, "InvalidInput");
-    assert!(
-        crate::invoice::fx::parse(br#"{"date":"2026-11-20","rates":{"SEK":"11.2"}}"#, "SEK")
-            .is_ok()
-    );
+    assert!(crate::fx::parse(br#"{"date":"2026-11-20","rates":{"SEK":"11.2"}}"#, "SEK").is_ok());
 }
 
 #[test]
@@ -482,7 +479,7 @@ proptest! {
         feed_everything(v.to_string().as_bytes());
         // Rate answers of the ECB endpoint.
         let fx = graft(&json!({ "date": "2026-11-20", "rates": { "SEK": "11.2", "PLN": 4.3 } }), &picks, drop_key);
-        if let Ok(q) = crate::invoice::fx::parse(fx.to_string().as_bytes(), "SEK") {
+        if let Ok(q) = crate::fx::parse(fx.to_string().as_bytes(), "SEK") {
             prop_assert!(q.rate > rust_decimal::Decimal::ZERO);
         }
     }

@@ -33,8 +33,8 @@ pub(crate) fn as_classify<'a>(
         AppError,
         crate::config::ConfigError,
         crate::store::StoreError,
-        crate::http::TransportError,
-        crate::http::TlsError,
+        crate::transport::TransportError,
+        crate::transport::TlsError,
         crate::spapi::SpapiError,
         crate::postnl::PostnlError,
     );

@@ -683,11 +683,11 @@ fn check_endpoints(cfg: &Config, online: bool) -> Check {
     let mut bad = Vec::new();
     let mut seen = Vec::new();
     for (key, url) in &endpoints {
-        match crate::http::check_endpoint(url) {
+        match crate::transport::check_endpoint(url) {
             Err(e) => bad.push(format!("{key}: {e}")),
-            Ok(()) if online => match crate::http::probe(url, Duration::from_secs(10)) {
-                Ok(crate::http::Reached::Tls(v)) => seen.push(format!("{key} {v}")),
-                Ok(crate::http::Reached::PlainLoopback) => {
+            Ok(()) if online => match crate::transport::probe(url, Duration::from_secs(10)) {
+                Ok(crate::transport::Reached::Tls(v)) => seen.push(format!("{key} {v}")),
+                Ok(crate::transport::Reached::PlainLoopback) => {
                     seen.push(format!("{key} http on loopback (sandbox)"));
                 }
                 Err(e) => bad.push(format!("{key}: {e}")),

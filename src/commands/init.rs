@@ -136,7 +136,7 @@ pub fn run(ctx: &Ctx, args: &InitArgs) -> anyhow::Result<Outcome> {
 pub fn sandbox_config(url: &str) -> anyhow::Result<String> {
     use crate::sandbox::creds;
     let url = url.trim_end_matches('/');
-    crate::http::check_endpoint(url)?;
+    crate::transport::check_endpoint(url)?;
     Ok(format!(
         r#"# fulfil configuration for the local sandbox at {url}.
 # Test credentials and synthetic data only: nothing here reaches Amazon or PostNL.
@@ -162,6 +162,7 @@ api_key = "{postnl_key}"
 customer_code = "DEVC"
 customer_number = "11223344"
 collection_location = "123456"
+retry_base_ms = 50
 
 [seller]
 company = "Voorbeeld Webwinkel B.V."

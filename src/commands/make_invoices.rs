@@ -58,7 +58,7 @@ use crate::config::{Config, ConfigError};
 use crate::ctx::Ctx;
 use crate::error::{Classify as _, Exit};
 use crate::failpoint;
-use crate::invoice::fx;
+use crate::fx;
 use crate::invoice::issue::{self, Refusal};
 use crate::invoice::ledger::{self, iso, money};
 use crate::invoice::rates::RateTable;
@@ -385,27 +385,13 @@ impl Run<'_> {
         }))
     }
 
-    /// The EUR rate of `date` for a document in `currency`: from the store's cache, else
-    /// from the endpoint (the latest publication on or before `date`, up to a week back).
+    /// The EUR rate of `date` for a document in `currency`: the latest publication on or
+    /// before it, from the store's cache or the endpoint, looking up to a week back.
     fn eur_rate(&self, currency: Currency, date: Date) -> anyhow::Result<Result<EurRate, Refusal>> {
         if let Some(known) = self.fx.borrow().get(&(currency, date)) {
             return Ok(known.clone());
         }
-        let code = issue::currency_code(currency);
-        let cached = db::cached_rate(self.ctx.store(COMMAND)?.conn(), code, date)?;
-        let result = if let Some((rate, rate_date, source)) = cached {
-            let fmt = time::macros::format_description!("[year]-[month]-[day]");
-            match (rate.parse(), Date::parse(&rate_date, &fmt)) {
-                (Ok(rate), Ok(d)) => Ok(EurRate {
-                    rate,
-                    date: d,
-                    source,
-                }),
-                _ => Err(Refusal::new("exchange_rate_unavailable").detail("damaged cache row")),
-            }
-        } else {
-            self.fetch_rate(code, date)?
-        };
+        let result = self.fetch_rate(issue::currency_code(currency), date)?;
         self.fx
             .borrow_mut()
             .insert((currency, date), result.clone());
@@ -413,22 +399,34 @@ impl Run<'_> {
     }
 
     fn fetch_rate(&self, code: &str, date: Date) -> anyhow::Result<Result<EurRate, Refusal>> {
-        let Some(endpoint) = self.s.cfg.invoices.ecb_endpoint.as_deref() else {
-            return Ok(Err(Refusal::new("no_exchange_rate_source").detail(
-                format!("a {code} document must show its VAT in EUR: set invoices.ecb_endpoint"),
-            )));
+        let endpoint = self.s.cfg.invoices.ecb_endpoint.as_deref();
+        let http = match endpoint {
+            Some(_) => Some(self.ctx.http()?),
+            None => None,
         };
-        let http = self.ctx.http()?;
+        let now = self.now();
+        let store = self.ctx.store(COMMAND)?;
+        let src = fx::Source {
+            conn: store.conn(),
+            fetch: http.zip(endpoint),
+            cache_at: Some(&now),
+        };
         for back in 0..7 {
             let asked = date - time::Duration::days(back);
-            match fx::fetch(http, endpoint, asked, code) {
+            match fx::cached_or_fetched(&src, code, asked) {
                 Ok(Some(q)) => {
-                    db::cache_rate(self.ctx.store(COMMAND)?.conn(), code, date, &q, &self.now())?;
                     return Ok(Ok(EurRate {
                         rate: q.rate,
                         date: q.date,
                         source: q.source,
                     }));
+                }
+                Ok(None) if endpoint.is_none() => {
+                    return Ok(Err(Refusal::new("no_exchange_rate_source").detail(
+                        format!(
+                            "a {code} document must show its VAT in EUR: set invoices.ecb_endpoint"
+                        ),
+                    )));
                 }
                 Ok(None) => {}
                 // Not this order's problem: the rate server was refused; stop the run.

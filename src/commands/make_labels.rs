@@ -335,11 +335,12 @@ fn postnl_client<'a>(ctx: &'a Ctx, cfg: &Config) -> anyhow::Result<pn::Client<'a
         ctx.http()?,
         &cfg.postnl.base_url(),
         key,
-        spapi::RetryPolicy {
-            max_tries: cfg.amazon.max_tries,
-            base: std::time::Duration::from_millis(cfg.amazon.retry_base_ms),
+        crate::transport::RetryPolicy {
+            max_tries: cfg.postnl.max_tries,
+            base: std::time::Duration::from_millis(cfg.postnl.retry_base_ms),
             cap: std::time::Duration::from_secs(120),
         },
+        &ctx.clock,
     )?;
     Ok(match cfg.postnl.calls_per_minute {
         Some(n) => client.with_pacing(n),

@@ -12,7 +12,7 @@ use clap::Args;
 use crate::commands::Outcome;
 use crate::ctx::Ctx;
 use crate::error::{AppError, Exit};
-use crate::invoice::fx;
+use crate::fx;
 use crate::invoice::ledger::{
     self, FxUsed, Quarter, QuarterRates, ReportLine, TaxReport, iso, money,
 };
@@ -74,23 +74,19 @@ fn quarter_end_rate(
     q: Quarter,
 ) -> anyhow::Result<FxUsed> {
     let last = q.last_day();
-    let fmt = time::macros::format_description!("[year]-[month]-[day]");
     let endpoint = ctx.config()?.invoices.ecb_endpoint.clone();
+    let http = match &endpoint {
+        Some(_) => Some(ctx.http()?),
+        None => None,
+    };
+    let src = fx::Source {
+        conn,
+        fetch: http.zip(endpoint.as_deref()),
+        cache_at: None,
+    };
     for ahead in 0..8 {
         let day = last + time::Duration::days(ahead);
-        if let Some((rate, date, source)) = db::cached_rate(conn, currency, day)?
-            && let (Ok(rate), Ok(date)) = (rate.parse(), time::Date::parse(&date, &fmt))
-            && date >= last
-        {
-            return Ok(FxUsed {
-                currency: currency.to_string(),
-                rate,
-                date,
-                source,
-            });
-        }
-        let Some(url) = &endpoint else { continue };
-        match fx::fetch(ctx.http()?, url, day, currency) {
+        match fx::cached_or_fetched(&src, currency, day) {
             Ok(Some(quote)) if quote.date >= last => {
                 return Ok(FxUsed {
                     currency: currency.to_string(),
@@ -101,6 +97,7 @@ fn quarter_end_rate(
             }
             // A weekend or holiday answers with the publication before it: try the next day.
             Ok(Some(_)) => {}
+            Ok(None) if endpoint.is_none() => {}
             Ok(None) => {
                 return Err(AppError::new(
                     Exit::Failed,

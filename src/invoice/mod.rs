@@ -1,7 +1,7 @@
-//! EU VAT invoices: the rate table and the VAT engine (pure functions), the renderer, and
-//! for `fulfil make-invoices` the document input, the tax ledger and exchange rates.
+//! EU VAT invoices: the rate table and the VAT engine, the renderer, the document input and
+//! the tax ledger. Pure: no HTTP and no store. Exchange rates are fetched by `crate::fx`,
+//! EU services asked by their own clients; their answers come in as values.
 
-pub mod fx;
 pub mod issue;
 pub mod ledger;
 pub mod rates;

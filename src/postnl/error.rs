@@ -18,7 +18,7 @@ use std::fmt::Write as _;
 
 use super::models::{MAX_REQUEST_BYTES, MAX_SHIPMENTS, Notice};
 use crate::error::{Classify, Exit};
-use crate::http::TransportError;
+use crate::transport::TransportError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum PostnlError {
@@ -27,7 +27,7 @@ pub enum PostnlError {
     Endpoint(#[from] TransportError),
     /// TLS refused the server (old protocol, untrusted certificate); not retried.
     #[error(transparent)]
-    Tls(#[from] crate::http::TlsError),
+    Tls(#[from] crate::transport::TlsError),
     /// A setting (customer code, customer number, API key) cannot work.
     #[error("PostNL settings: {0}")]
     Config(&'static str),

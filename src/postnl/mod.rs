@@ -24,13 +24,14 @@ pub mod address;
 pub mod error;
 pub mod models;
 
-use std::cell::{Cell, RefCell};
+use std::cell::RefCell;
 use std::time::Duration;
 
 use reqwest::header::{ACCEPT, CONTENT_TYPE, HeaderValue, RETRY_AFTER};
 use secrecy::{ExposeSecret as _, SecretString};
 
-pub use crate::spapi::RetryPolicy;
+use crate::clock::Clock;
+use crate::transport::{Backoff, RetryPolicy};
 pub use error::PostnlError;
 pub use models::{
     Address, AddressType, BarcodeKind, BarcodeSpec, Contact, ContactType, Customer, Dimension,
@@ -63,11 +64,11 @@ pub struct Stats {
 
 pub struct Client<'a> {
     http: &'a reqwest::blocking::Client,
+    clock: &'a Clock,
     base: String,
     api_key: SecretString,
-    retry: RetryPolicy,
+    retry: Backoff,
     stats: RefCell<Stats>,
-    seed: Cell<u64>,
     pacer: RefCell<Pacer>,
 }
 
@@ -135,8 +136,9 @@ impl<'a> Client<'a> {
         base_url: &str,
         api_key: SecretString,
         retry: RetryPolicy,
+        clock: &'a Clock,
     ) -> Result<Self, PostnlError> {
-        crate::http::check_endpoint(base_url)?;
+        crate::transport::check_endpoint(base_url)?;
         let key = api_key.expose_secret();
         if key.trim().is_empty() || HeaderValue::from_str(key).is_err() {
             return Err(PostnlError::Config(
@@ -149,11 +151,11 @@ impl<'a> Client<'a> {
         let seed = u64::try_from(nanos % u128::from(u64::MAX)).unwrap_or(1) | 1;
         Ok(Self {
             http,
+            clock,
             base: base_url.trim_end_matches('/').to_string(),
             api_key,
-            retry,
+            retry: Backoff::new(retry, seed),
             stats: RefCell::new(Stats::default()),
-            seed: Cell::new(seed),
             pacer: RefCell::new(Pacer::new(if base_url.starts_with(SANDBOX_URL) {
                 SANDBOX_CALLS_PER_MINUTE
             } else {
@@ -176,7 +178,7 @@ impl<'a> Client<'a> {
             tracing::debug!(wait_ms = wait.as_millis(), "pacing PostNL calls");
             self.stats.borrow_mut().waited_ms +=
                 u64::try_from(wait.as_millis()).unwrap_or(u64::MAX);
-            std::thread::sleep(wait);
+            self.clock.sleep(wait);
         }
         self.pacer.borrow_mut().record(std::time::Instant::now());
     }
@@ -249,7 +251,7 @@ impl<'a> Client<'a> {
     }
 
     fn backoff(&self, tries: u32) -> Duration {
-        self.retry.backoff(tries, &self.seed)
+        self.retry.delay(tries)
     }
 
     fn pause(&self, d: Duration) {
@@ -257,7 +259,7 @@ impl<'a> Client<'a> {
         s.retries += 1;
         s.waited_ms += u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
         drop(s);
-        std::thread::sleep(d);
+        self.clock.sleep(d);
     }
 
     /// Makes one call with retries and hands a 2xx body to `parse`.
@@ -268,7 +270,7 @@ impl<'a> Client<'a> {
     ) -> Result<T, PostnlError> {
         let op = call.op;
         let url = format!("{}{}", self.base, call.path);
-        let max = self.retry.max_tries.max(1);
+        let max = self.retry.policy.max_tries.max(1);
         let mut tries = 0u32;
         let mut throttles = 0u32;
         loop {
@@ -293,10 +295,10 @@ impl<'a> Client<'a> {
             let resp = match req.send() {
                 Ok(r) => r,
                 Err(e) => {
-                    if let Some(refusal) = crate::http::tls_refusal(&e) {
-                        return Err(crate::http::TlsError { op, refusal }.into());
+                    if let Some(refusal) = crate::transport::tls_refusal(&e) {
+                        return Err(crate::transport::TlsError { op, refusal }.into());
                     }
-                    let detail = crate::spapi::transport_detail(&e);
+                    let detail = crate::transport::transport_detail(&e);
                     if tries < max {
                         tracing::debug!(
                             operation = op, error = %detail,
@@ -318,7 +320,7 @@ impl<'a> Client<'a> {
             let body = match resp.bytes() {
                 Ok(b) => b.to_vec(),
                 Err(e) => {
-                    let detail = crate::spapi::transport_detail(&e);
+                    let detail = crate::transport::transport_detail(&e);
                     if tries < max {
                         tracing::debug!(
                             operation = op, status, error = %detail,
@@ -366,7 +368,7 @@ impl<'a> Client<'a> {
                     }
                     let wait = retry_after
                         .unwrap_or_else(|| self.backoff(throttles))
-                        .min(self.retry.cap);
+                        .min(self.retry.policy.cap);
                     tracing::debug!(
                         operation = op,
                         wait_ms = wait.as_millis(),
@@ -570,12 +572,17 @@ mod tests {
         }
     }
 
+    fn clock() -> &'static Clock {
+        static CLOCK: std::sync::OnceLock<Clock> = std::sync::OnceLock::new();
+        CLOCK.get_or_init(Clock::system)
+    }
+
     fn http() -> reqwest::blocking::Client {
-        crate::http::client(Duration::from_secs(5)).unwrap()
+        crate::transport::client(Duration::from_secs(5)).unwrap()
     }
 
     fn client<'a>(http: &'a reqwest::blocking::Client, base: &str) -> Client<'a> {
-        Client::new(http, base, SecretString::from(KEY), quick()).unwrap()
+        Client::new(http, base, SecretString::from(KEY), quick(), clock()).unwrap()
     }
 
     fn request(barcodes: &[&str]) -> LabelRequest {
@@ -634,23 +641,54 @@ mod tests {
     #[test]
     fn new_checks_endpoint_and_key() {
         let http = http();
-        assert!(Client::new(&http, PRODUCTION_URL, SecretString::from(KEY), quick()).is_ok());
-        assert!(Client::new(&http, SANDBOX_URL, SecretString::from(KEY), quick()).is_ok());
+        assert!(
+            Client::new(
+                &http,
+                PRODUCTION_URL,
+                SecretString::from(KEY),
+                quick(),
+                clock()
+            )
+            .is_ok()
+        );
+        assert!(
+            Client::new(
+                &http,
+                SANDBOX_URL,
+                SecretString::from(KEY),
+                quick(),
+                clock()
+            )
+            .is_ok()
+        );
         assert!(matches!(
             Client::new(
                 &http,
                 "http://api.postnl.nl",
                 SecretString::from(KEY),
-                quick()
+                quick(),
+                clock()
             ),
             Err(PostnlError::Endpoint(_))
         ));
         assert!(matches!(
-            Client::new(&http, SANDBOX_URL, SecretString::from(" "), quick()),
+            Client::new(
+                &http,
+                SANDBOX_URL,
+                SecretString::from(" "),
+                quick(),
+                clock()
+            ),
             Err(PostnlError::Config(_))
         ));
         assert!(matches!(
-            Client::new(&http, SANDBOX_URL, SecretString::from("a\nb"), quick()),
+            Client::new(
+                &http,
+                SANDBOX_URL,
+                SecretString::from("a\nb"),
+                quick(),
+                clock()
+            ),
             Err(PostnlError::Config(_))
         ));
     }

@@ -842,7 +842,7 @@ pub struct LabelResponse {
 
 pub(crate) fn parse_barcode(body: &[u8]) -> Result<String, BodyError> {
     let wire: WireBarcode = serde_json::from_slice(body)
-        .map_err(|e| BodyError::Malformed(crate::spapi::error::json_detail(&e)))?;
+        .map_err(|e| BodyError::Malformed(crate::transport::json_detail(&e)))?;
     match wire.barcode {
         Some(b) => Ok(b.trim().to_string()),
         None if !wire.errors.is_empty() => Err(BodyError::Rejected(wire.errors)),
@@ -856,7 +856,7 @@ pub(crate) fn parse_label_response(
     barcodes: &[&str],
 ) -> Result<LabelResponse, BodyError> {
     let wire: WireLabelResponse = serde_json::from_slice(body)
-        .map_err(|e| BodyError::Malformed(crate::spapi::error::json_detail(&e)))?;
+        .map_err(|e| BodyError::Malformed(crate::transport::json_detail(&e)))?;
     if wire.shipments.is_empty() {
         return Err(if wire.errors.is_empty() {
             BodyError::Malformed("the answer holds no ResponseShipments".into())

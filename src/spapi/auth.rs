@@ -111,7 +111,7 @@ pub(crate) fn read_token_reply(
         let answer: TokenAnswer =
             serde_json::from_slice(bytes).map_err(|e| SpapiError::Malformed {
                 op: "LWA token",
-                detail: super::error::json_detail(&e),
+                detail: crate::transport::json_detail(&e),
                 request_id: None,
             })?;
         let lifetime = time::Duration::seconds(answer.expires_in.unwrap_or(3600).clamp(1, 86_400));

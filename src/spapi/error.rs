@@ -9,7 +9,7 @@ use crate::error::{Classify, Exit};
 pub enum SpapiError {
     /// TLS refused the server (old protocol, untrusted certificate); not retried.
     #[error(transparent)]
-    Tls(#[from] crate::http::TlsError),
+    Tls(#[from] crate::transport::TlsError),
     #[error("Amazon login (LWA) refused the credentials: {code}")]
     Lwa { code: String, status: u16 },
     #[error("Amazon denied {op} ({status} {code}: {message}){}", rid(.request_id.as_ref()))]
@@ -106,15 +106,4 @@ impl Classify for SpapiError {
             _ => Vec::new(),
         }
     }
-}
-
-/// Describes a JSON error without quoting the input (serde's messages can hold values).
-pub fn json_detail(e: &serde_json::Error) -> String {
-    let kind = match e.classify() {
-        serde_json::error::Category::Io => "i/o error",
-        serde_json::error::Category::Syntax => "invalid JSON",
-        serde_json::error::Category::Data => "unexpected shape",
-        serde_json::error::Category::Eof => "truncated JSON",
-    };
-    format!("{kind} at line {} column {}", e.line(), e.column())
 }

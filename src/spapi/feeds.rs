@@ -132,7 +132,7 @@ pub enum TransferError {
     #[error("network error: {0}")]
     Network(String),
     #[error(transparent)]
-    Tls(crate::http::TlsError),
+    Tls(crate::transport::TlsError),
     #[error("the storage answered HTTP {0}")]
     Status(u16),
     #[error("the report could not be decompressed")]
@@ -153,8 +153,8 @@ impl TransferError {
 /// A failed exchange with the storage behind a pre-signed URL: a TLS refusal (which
 /// must stop the run, as for the SP-API itself) or network trouble (a later run retries).
 fn transfer_error(e: &reqwest::Error, op: &'static str) -> TransferError {
-    match crate::http::tls_refusal(e) {
-        Some(refusal) => TransferError::Tls(crate::http::TlsError { op, refusal }),
+    match crate::transport::tls_refusal(e) {
+        Some(refusal) => TransferError::Tls(crate::transport::TlsError { op, refusal }),
         None => TransferError::Network(transport_detail(e)),
     }
 }
@@ -172,7 +172,7 @@ pub fn put_document(
     content_type: &str,
     bytes: Vec<u8>,
 ) -> Result<(), TransferError> {
-    crate::http::check_endpoint(url).map_err(|e| TransferError::Url(e.to_string()))?;
+    crate::transport::check_endpoint(url).map_err(|e| TransferError::Url(e.to_string()))?;
     let resp = http
         .put(url)
         .header(reqwest::header::CONTENT_TYPE, content_type)
@@ -193,7 +193,7 @@ pub fn download(
     http: &reqwest::blocking::Client,
     doc: &FeedDocument,
 ) -> Result<Vec<u8>, TransferError> {
-    crate::http::check_endpoint(&doc.url).map_err(|e| TransferError::Url(e.to_string()))?;
+    crate::transport::check_endpoint(&doc.url).map_err(|e| TransferError::Url(e.to_string()))?;
     let resp = http
         .get(&doc.url)
         .send()

@@ -20,7 +20,7 @@ pub mod models;
 pub mod orders;
 pub mod shipments;
 
-use std::cell::{Cell, RefCell};
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::time::Duration;
 
@@ -28,6 +28,7 @@ use secrecy::ExposeSecret as _;
 
 use crate::clock::Clock;
 use crate::store::state::BucketRow;
+use crate::transport::{Backoff, RetryPolicy, transport_detail};
 
 pub use auth::{Lwa, LwaCredentials};
 pub use error::SpapiError;
@@ -37,42 +38,6 @@ pub use limits::{Bucket, Operation};
 pub trait BucketStore {
     fn load(&self, operation: &str) -> Option<BucketRow>;
     fn save(&self, operation: &str, row: &BucketRow);
-}
-
-/// How hard to try before giving up on a temporary failure.
-#[derive(Debug, Clone, Copy)]
-pub struct RetryPolicy {
-    pub max_tries: u32,
-    pub base: Duration,
-    pub cap: Duration,
-}
-
-impl RetryPolicy {
-    /// Exponential back-off with jitter: between half and all of base·2^(try-1), capped.
-    /// `seed` is the caller's xorshift state (jitter needs no cryptographic quality).
-    pub fn backoff(&self, tries: u32, seed: &Cell<u64>) -> Duration {
-        let exp = self
-            .base
-            .saturating_mul(1u32 << tries.saturating_sub(1).min(16))
-            .min(self.cap);
-        let mut x = seed.get();
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        seed.set(x);
-        let frac = 0.5 + f64::from(u32::try_from(x % 1000).unwrap_or(0)) / 2000.0;
-        exp.mul_f64(frac)
-    }
-}
-
-impl Default for RetryPolicy {
-    fn default() -> Self {
-        Self {
-            max_tries: 5,
-            base: Duration::from_secs(1),
-            cap: Duration::from_secs(60),
-        }
-    }
 }
 
 /// Counts for the run summary.
@@ -99,9 +64,8 @@ pub struct Client<'a> {
     clock: &'a Clock,
     buckets: RefCell<HashMap<Operation, Bucket>>,
     store: Option<&'a dyn BucketStore>,
-    retry: RetryPolicy,
+    retry: Backoff,
     stats: RefCell<Stats>,
-    seed: Cell<u64>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -137,9 +101,8 @@ impl<'a> Client<'a> {
             clock,
             buckets: RefCell::new(HashMap::new()),
             store,
-            retry,
+            retry: Backoff::new(retry, seed),
             stats: RefCell::new(Stats::default()),
-            seed: Cell::new(seed),
         }
     }
 
@@ -197,7 +160,7 @@ impl<'a> Client<'a> {
     }
 
     fn backoff(&self, tries: u32) -> Duration {
-        self.retry.backoff(tries, &self.seed)
+        self.retry.delay(tries)
     }
 
     fn pause(&self, d: Duration) {
@@ -223,7 +186,7 @@ impl<'a> Client<'a> {
                     SpapiError::Server { .. }
                     | SpapiError::Network { .. }
                     | SpapiError::Malformed { .. },
-                ) if tries < self.retry.max_tries => {
+                ) if tries < self.retry.policy.max_tries => {
                     self.pause(self.backoff(tries));
                     continue;
                 }
@@ -249,7 +212,7 @@ impl<'a> Client<'a> {
                 Ok(r) => r,
                 Err(e) => {
                     let err = network_error(op, tries, &e);
-                    if tries < self.retry.max_tries && !matches!(err, SpapiError::Tls(_)) {
+                    if tries < self.retry.policy.max_tries && !matches!(err, SpapiError::Tls(_)) {
                         tracing::debug!(operation = op, error = %transport_detail(&e), "network error, retrying");
                         self.pause(self.backoff(tries));
                         continue;
@@ -264,7 +227,7 @@ impl<'a> Client<'a> {
             let body = match resp.bytes() {
                 Ok(b) => b.to_vec(),
                 Err(e) => {
-                    if tries < self.retry.max_tries {
+                    if tries < self.retry.policy.max_tries {
                         self.pause(self.backoff(tries));
                         continue;
                     }
@@ -296,13 +259,13 @@ impl<'a> Client<'a> {
                     throttles += 1;
                     self.stats.borrow_mut().throttled += 1;
                     self.adjust(call.op, |b| b.throttled(self.clock.now()));
-                    if throttles >= self.retry.max_tries {
+                    if throttles >= self.retry.policy.max_tries {
                         return Err(SpapiError::Throttled { op, tries });
                     }
                     tries -= 1; // waiting for the bucket is not a failed try
                 }
                 500 | 502 | 503 | 504 => {
-                    if tries >= self.retry.max_tries {
+                    if tries >= self.retry.policy.max_tries {
                         return Err(SpapiError::Server {
                             op,
                             status,
@@ -321,7 +284,7 @@ impl<'a> Client<'a> {
                         tries -= 1;
                         continue;
                     }
-                    if token_expired(&body) && tries < self.retry.max_tries {
+                    if token_expired(&body) && tries < self.retry.policy.max_tries {
                         // Amazon says the token expired again (a clock far off, or a
                         // token revoked early): a new token, counted as a failed try,
                         // rather than a permission error that needs a person (issue #8).
@@ -370,11 +333,11 @@ impl<'a> Client<'a> {
             match serde_json::from_slice::<T>(&reply.body) {
                 Ok(v) => return Ok((v, reply.request_id)),
                 Err(e) => {
-                    tracing::debug!(operation = call.op.name(), detail = %error::json_detail(&e), "unreadable answer");
-                    if tries >= self.retry.max_tries {
+                    tracing::debug!(operation = call.op.name(), detail = %crate::transport::json_detail(&e), "unreadable answer");
+                    if tries >= self.retry.policy.max_tries {
                         return Err(SpapiError::Malformed {
                             op: call.op.name(),
-                            detail: error::json_detail(&e),
+                            detail: crate::transport::json_detail(&e),
                             request_id: reply.request_id,
                         });
                     }
@@ -451,39 +414,13 @@ pub(crate) fn first_error(body: &[u8]) -> (String, String) {
 
 /// A failed send as an [`SpapiError`]: a TLS refusal (not retried) or a network error.
 pub(crate) fn network_error(op: &'static str, tries: u32, e: &reqwest::Error) -> SpapiError {
-    match crate::http::tls_refusal(e) {
-        Some(refusal) => SpapiError::Tls(crate::http::TlsError { op, refusal }),
+    match crate::transport::tls_refusal(e) {
+        Some(refusal) => SpapiError::Tls(crate::transport::TlsError { op, refusal }),
         None => SpapiError::Network {
             op,
             tries,
             detail: transport_detail(e),
         },
-    }
-}
-
-/// A transport error without the URL (whose query could carry ids we do not want
-/// in logs twice) and without any body.
-pub(crate) fn transport_detail(e: &reqwest::Error) -> String {
-    let kind = if e.is_timeout() {
-        "timed out"
-    } else if e.is_connect() {
-        "could not connect"
-    } else if e.is_body() || e.is_decode() {
-        "the answer was cut off"
-    } else if e.is_request() {
-        "the request failed"
-    } else {
-        "transport error"
-    };
-    let mut src: Option<&dyn std::error::Error> = std::error::Error::source(e);
-    let mut last = None;
-    while let Some(s) = src {
-        last = Some(s.to_string());
-        src = s.source();
-    }
-    match last {
-        Some(l) => format!("{kind}: {}", l.chars().take(160).collect::<String>()),
-        None => kind.to_string(),
     }
 }
 

@@ -577,7 +577,7 @@ pub fn cache_rate(
     conn: &Connection,
     currency: &str,
     asked: Date,
-    quote: &crate::invoice::fx::Quote,
+    quote: &crate::fx::Quote,
     at: &str,
 ) -> Result<(), StoreError> {
     conn.execute(

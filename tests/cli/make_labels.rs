@@ -498,6 +498,7 @@ fn a_failed_run_never_makes_a_second_barcode_or_label() {
         ..SandboxConfig::default()
     });
     env.add_config("amazon", "max_tries", "1");
+    env.add_config("postnl", "max_tries", "1");
     for n in 0..9 {
         order(
             &env,

@@ -105,8 +105,8 @@ fn quarter_env() -> TestEnv {
 
 /// The sandbox's SEK rate for the quarter's last day (a Wednesday), as the report must use.
 fn sek_on_quarter_end(env: &TestEnv) -> Decimal {
-    fulfil::http::install_crypto_provider();
-    let client = fulfil::http::client(std::time::Duration::from_secs(10)).unwrap();
+    fulfil::transport::install_crypto_provider();
+    let client = fulfil::transport::client(std::time::Duration::from_secs(10)).unwrap();
     let v: Value = client
         .get(format!("{}/_ecb/rates?date=2026-09-30", env.sb().url()))
         .send()

@@ -1,6 +1,7 @@
 //! Euro reference rates for documents in SEK, PLN or GBP (Art. 230: the VAT must also be
-//! shown in EUR), from the endpoint in `invoices.ecb_endpoint`, through the shared HTTP
-//! client. The store caches every answer (`ecb_rates`), so a rate is asked for once.
+//! shown in EUR): the client of the endpoint in `invoices.ecb_endpoint`, over the shared
+//! transport. The store caches every answer (`ecb_rates`), so a rate is asked for once:
+//! [`cached_or_fetched`] is the one way commands get a day's rate.
 //!
 //! The endpoint answers `GET <endpoint>?date=YYYY-MM-DD` with
 //! `{"date": "YYYY-MM-DD", "rates": {"SEK": "11.2345", …}, "source": "…"}` (rates as
@@ -14,7 +15,7 @@ use std::str::FromStr as _;
 use rust_decimal::Decimal;
 use time::Date;
 
-use super::ledger::iso;
+use crate::invoice::ledger::iso;
 
 /// Named on a document when the endpoint does not name its source.
 pub const DEFAULT_SOURCE: &str = "ECB euro reference rate";
@@ -32,13 +33,15 @@ pub enum FxError {
     #[error("the exchange-rate endpoint could not be reached: {0}")]
     Network(String),
     #[error(transparent)]
-    Tls(crate::http::TlsError),
+    Tls(crate::transport::TlsError),
     #[error("the exchange-rate endpoint answered HTTP {0}")]
     Status(u16),
     #[error("the exchange-rate answer could not be read: {0}")]
     Malformed(String),
     #[error("the exchange-rate answer has no {0} rate")]
     NoRate(String),
+    #[error("the exchange-rate cache could not be used: {0}")]
+    Store(String),
 }
 
 /// Reads an answer for `currency`.
@@ -48,7 +51,7 @@ pub enum FxError {
 /// positive rate for the currency.
 pub fn parse(body: &[u8], currency: &str) -> Result<Quote, FxError> {
     let v: serde_json::Value = serde_json::from_slice(body)
-        .map_err(|e| FxError::Malformed(crate::spapi::error::json_detail(&e)))?;
+        .map_err(|e| FxError::Malformed(crate::transport::json_detail(&e)))?;
     let fmt = time::macros::format_description!("[year]-[month]-[day]");
     let date = v["date"]
         .as_str()
@@ -95,12 +98,12 @@ pub fn fetch(
         .query(&[("date", iso(date))])
         .header("accept", "application/json")
         .send()
-        .map_err(|e| match crate::http::tls_refusal(&e) {
-            Some(refusal) => FxError::Tls(crate::http::TlsError {
+        .map_err(|e| match crate::transport::tls_refusal(&e) {
+            Some(refusal) => FxError::Tls(crate::transport::TlsError {
                 op: "exchange rate",
                 refusal,
             }),
-            None => FxError::Network(crate::spapi::transport_detail(&e)),
+            None => FxError::Network(crate::transport::transport_detail(&e)),
         })?;
     let status = resp.status().as_u16();
     tracing::debug!(status, date = %iso(date), currency, "exchange rate answer");
@@ -112,8 +115,53 @@ pub fn fetch(
     }
     let body = resp
         .bytes()
-        .map_err(|e| FxError::Network(crate::spapi::transport_detail(&e)))?;
+        .map_err(|e| FxError::Network(crate::transport::transport_detail(&e)))?;
     parse(&body, currency).map(Some)
+}
+
+/// Where [`cached_or_fetched`] may look for a rate.
+pub struct Source<'a> {
+    /// The store; its cache (`ecb_rates`) is read first.
+    pub conn: &'a rusqlite::Connection,
+    /// Where to ask when the cache has nothing: the HTTP client and `invoices.ecb_endpoint`
+    /// (`None` when it is not configured).
+    pub fetch: Option<(&'a reqwest::blocking::Client, &'a str)>,
+    /// When set (an RFC 3339 time), a fetched rate is cached under the day asked for; a
+    /// read-only command leaves it `None` and writes nothing.
+    pub cache_at: Option<&'a str>,
+}
+
+/// The rate published for `day` (the latest publication on or before it): from the cache,
+/// else from the endpoint. `Ok(None)` when nothing is published for that day yet, or when
+/// the cache has nothing and no endpoint is configured.
+///
+/// # Errors
+/// [`FxError`] for transport problems, unreadable answers and a damaged cache row;
+/// store errors are returned as [`FxError::Store`].
+pub fn cached_or_fetched(
+    src: &Source<'_>,
+    currency: &str,
+    day: Date,
+) -> Result<Option<Quote>, FxError> {
+    use crate::store::invoices as db;
+    let store_err = |e: crate::store::StoreError| FxError::Store(e.to_string());
+    if let Some((rate, rate_date, source)) =
+        db::cached_rate(src.conn, currency, day).map_err(store_err)?
+    {
+        let fmt = time::macros::format_description!("[year]-[month]-[day]");
+        return match (rate.parse(), Date::parse(&rate_date, &fmt)) {
+            (Ok(rate), Ok(date)) => Ok(Some(Quote { rate, date, source })),
+            _ => Err(FxError::Malformed("damaged cache row".into())),
+        };
+    }
+    let Some((http, endpoint)) = src.fetch else {
+        return Ok(None);
+    };
+    let quote = fetch(http, endpoint, day, currency)?;
+    if let (Some(q), Some(at)) = (&quote, src.cache_at) {
+        db::cache_rate(src.conn, currency, day, q, at).map_err(store_err)?;
+    }
+    Ok(quote)
 }
 
 #[cfg(test)]

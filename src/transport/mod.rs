@@ -1,10 +1,19 @@
-//! HTTP transport shared by the SP-API, LWA and PostNL clients.
+//! The transport every client shares: the HTTP client and its TLS policy (here), the
+//! retry policy and its back-off through the injectable clock (`retry`), and safe
+//! descriptions of transport and parse errors (`detail`). The SP-API, PostNL, exchange-
+//! rate and EU-service clients use it; none of them imports another.
 //!
 //! One blocking reqwest client, built once, over rustls with ring as the only crypto
 //! provider, TLS 1.2 or 1.3, certificates checked against the bundled Mozilla roots
 //! (webpki-root-certs), no redirects (credentials never follow a redirect), a timeout,
 //! and the user-agent Amazon asks for. Plain http is accepted only for loopback
 //! endpoints, which is where the project's sandbox runs.
+
+pub mod detail;
+pub mod retry;
+
+pub use detail::{json_detail, transport_detail};
+pub use retry::{Backoff, RetryPolicy};
 
 use std::fmt;
 use std::net::IpAddr;
