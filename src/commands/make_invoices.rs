@@ -38,7 +38,17 @@
 //! 0 when all went well (also when uploads wait for tokens); 3 when an order failed, was
 //! held, or Amazon rejected an upload in this run (each named on stderr and in the JSON
 //! summary); 4 when the upload stopped on a temporary error (network, 5xx, throttling)
-//! and nothing needs a person; 2 for a missing role or seller data.
+//! or invoices wait for VIES, and nothing needs a person; 2 for a missing role or seller
+//! data.
+//!
+//! # VIES (issue #14)
+//!
+//! Before an invoice applies the intra-Community exemption, the buyer's VAT number is
+//! checked with VIES (`crate::vies`), or the answer cached within
+//! `invoices.vies_reuse_days` is reused. Valid: reverse charge, and the consultation number
+//! goes into `tax_ledger_vies` with the document. Invalid: a consumer sale, named per order
+//! on stderr. Unavailable: the order waits (not recorded as a failure) and goes to review
+//! (`vies_unavailable`) 24 hours after the first failure.
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
