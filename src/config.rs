@@ -613,6 +613,13 @@ pub struct InvoicesSection {
     /// (EUR reference rates). Needed for SEK, PLN and GBP documents; no default, because
     /// the ECB itself publishes no such JSON.
     pub ecb_endpoint: Option<String>,
+    /// The VIES REST API (`POST <endpoint>/check-vat-number`) that confirms a buyer's VAT
+    /// number before an invoice is exempt as an intra-Community supply (issue #14).
+    /// Default: the Commission's, [`crate::vies::DEFAULT_ENDPOINT`].
+    pub vies_endpoint: Option<String>,
+    /// Days a VIES answer is reused for the same number (1 to 365).
+    #[serde(default = "default_vies_reuse_days")]
+    pub vies_reuse_days: u32,
 }
 
 /// One configured VAT rate: `rate` percent for `category` in `country`, from `valid_from`
@@ -651,6 +658,9 @@ fn default_invoice_language() -> crate::invoice::vat::Lang {
 fn default_true() -> bool {
     true
 }
+fn default_vies_reuse_days() -> u32 {
+    30
+}
 fn default_skip_marketplaces() -> Vec<String> {
     // Amazon.com.be and Amazon.ie are not listed for UPLOAD_VAT_INVOICE (NOTES.md §4).
     vec!["AMEN7PMS3EDWL".into(), "A28R8C7NBKEWEA".into()]
@@ -670,6 +680,8 @@ impl Default for InvoicesSection {
             tax_categories: BTreeMap::new(),
             extra_rates: Vec::new(),
             ecb_endpoint: None,
+            vies_endpoint: None,
+            vies_reuse_days: default_vies_reuse_days(),
         }
     }
 }
@@ -685,6 +697,13 @@ fn toml_date(d: &toml::value::Datetime) -> Option<Date> {
 }
 
 impl InvoicesSection {
+    /// The VIES REST API to ask (issue #14).
+    pub fn vies_endpoint(&self) -> String {
+        self.vies_endpoint
+            .clone()
+            .unwrap_or_else(|| crate::vies::DEFAULT_ENDPOINT.to_string())
+    }
+
     /// The configured rates as rate-table rows.
     pub fn rate_entries(&self) -> Result<Vec<crate::invoice::rates::RateEntry>, String> {
         self.extra_rates
@@ -740,6 +759,13 @@ impl InvoicesSection {
                     "must be 1 to 8 capital letters or digits",
                 ));
             }
+        }
+        if !(1..=365).contains(&self.vies_reuse_days) {
+            return Err(ConfigError::new(
+                src,
+                Some("invoices.vies_reuse_days"),
+                "must be 1 to 365 days",
+            ));
         }
         if self.prefix == self.credit_note_prefix {
             return Err(ConfigError::new(
@@ -986,6 +1012,10 @@ impl Config {
                 "invoices.ecb_endpoint",
                 self.invoices.ecb_endpoint.as_deref(),
             ),
+            (
+                "invoices.vies_endpoint",
+                self.invoices.vies_endpoint.as_deref(),
+            ),
         ] {
             if let Some(u) = url {
                 crate::transport::check_endpoint(u).map_err(|e| {
@@ -1006,6 +1036,11 @@ impl Config {
         ];
         if let Some(u) = &self.invoices.ecb_endpoint {
             out.push(("invoices.ecb_endpoint", u.clone()));
+        }
+        // The default (the Commission's) is not probed: doctor --online names only what
+        // this configuration sets.
+        if let Some(u) = &self.invoices.vies_endpoint {
+            out.push(("invoices.vies_endpoint", u.clone()));
         }
         out
     }

@@ -27,6 +27,7 @@ pub mod spapi;
 pub mod store;
 pub mod transport;
 pub mod ui;
+pub mod vies;
 
 use std::process::ExitCode;
 

@@ -37,6 +37,7 @@ pub(crate) fn as_classify<'a>(
         crate::transport::TlsError,
         crate::spapi::SpapiError,
         crate::postnl::PostnlError,
+        crate::vies::ViesError,
     );
     None
 }

@@ -178,6 +178,8 @@ kvk = "12345678"
 [invoices]
 # The sandbox serves synthetic EUR reference rates (never real ECB figures).
 ecb_endpoint = "{url}/_ecb/rates"
+# The sandbox's VIES: confirms the generated buyers' VAT numbers, with a few invalid ones.
+vies_endpoint = "{url}/taxation_customs/vies/rest-api"
 
 # The sandbox's products with a reduced rate: books and food.
 [invoices.tax_categories]

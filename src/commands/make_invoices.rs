@@ -38,7 +38,17 @@
 //! 0 when all went well (also when uploads wait for tokens); 3 when an order failed, was
 //! held, or Amazon rejected an upload in this run (each named on stderr and in the JSON
 //! summary); 4 when the upload stopped on a temporary error (network, 5xx, throttling)
-//! and nothing needs a person; 2 for a missing role or seller data.
+//! or invoices wait for VIES, and nothing needs a person; 2 for a missing role or seller
+//! data.
+//!
+//! # VIES (issue #14)
+//!
+//! Before an invoice applies the intra-Community exemption, the buyer's VAT number is
+//! checked with VIES (`crate::vies`), or the answer cached within
+//! `invoices.vies_reuse_days` is reused. Valid: reverse charge, and the consultation number
+//! goes into `tax_ledger_vies` with the document. Invalid: a consumer sale, named per order
+//! on stderr. Unavailable: the order waits (not recorded as a failure) and goes to review
+//! (`vies_unavailable`) 24 hours after the first failure.
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
@@ -73,6 +83,8 @@ use crate::spapi::feeds::{self, PDF};
 use crate::spapi::{Operation, SpapiError};
 use crate::store::invoices::{self as db, Issued, NewDocument};
 use crate::store::orders as order_db;
+use crate::store::vies as vies_db;
+use crate::vies::{self, ViesError};
 
 pub const COMMAND: &str = "make-invoices";
 
@@ -107,6 +119,28 @@ const TEMP_PREFIX: &str = ".fulfil-tmp-";
 /// At most this many per-order lines on stderr; the JSON summary lists up to `MAX_LISTED`.
 const MAX_WARNINGS: usize = 10;
 const MAX_LISTED: usize = 100;
+/// How long an invoice waits for VIES before the order goes to review (issue #14).
+const VIES_PATIENCE: time::Duration = time::Duration::hours(24);
+/// The refusal code of an order that waits for VIES: not a failure, not recorded.
+const VIES_WAITING: &str = "vies_waiting";
+
+/// VIES in this run (issue #14).
+#[derive(Debug, Default)]
+struct ViesCounts {
+    /// Answers VIES gave in this run.
+    checked: u64,
+    /// Answers taken from the cache (invoices.vies_reuse_days).
+    reused: u64,
+    /// Orders whose number VIES confirmed / did not confirm.
+    valid: u64,
+    invalid: u64,
+    /// Orders left for a later run because VIES could not answer.
+    waiting: u64,
+    /// Orders invoiced with VAT because VIES did not confirm the number.
+    consumer_fallback: Vec<String>,
+    /// Why VIES could not answer, the last time it could not.
+    last_error: Option<String>,
+}
 
 #[derive(Debug, Default)]
 struct Counts {
@@ -160,6 +194,7 @@ impl<'c> Settings<'c> {
                 postal_code: None,
                 vat_id: None,
                 is_business: false,
+                vat_id_confirmed: false,
             },
         )
         .is_err()
@@ -186,6 +221,8 @@ impl<'c> Settings<'c> {
 
 /// A document computed and filled in, waiting for its number.
 struct Draft {
+    /// The VIES check the regime rests on, for the ledger (issue #14).
+    vies: Option<ViesUse>,
     prefix: String,
     order_id: String,
     marketplace_id: String,
@@ -193,6 +230,14 @@ struct Draft {
     corrects: Option<i64>,
     computation: Computation,
     doc: InvoiceDocument,
+}
+
+/// A VIES answer used for one invoice.
+#[derive(Debug, Clone)]
+struct ViesUse {
+    country_code: String,
+    check: vies_db::Check,
+    reused: bool,
 }
 
 /// A document numbered and committed whose PDF still has to be written.
@@ -208,6 +253,9 @@ struct Run<'a> {
     counts: Counts,
     /// Exchange rates asked for in this run (also failures, so a dead endpoint is asked once).
     fx: RefCell<HashMap<(Currency, Date), Result<EurRate, Refusal>>>,
+    /// VIES in this run; numbers VIES could not answer for are asked once per run.
+    vies: RefCell<ViesCounts>,
+    vies_failed: RefCell<HashMap<String, ViesError>>,
 }
 
 pub fn run(ctx: &Ctx, args: &MakeInvoicesArgs) -> anyhow::Result<Outcome> {
@@ -224,8 +272,11 @@ pub fn run(ctx: &Ctx, args: &MakeInvoicesArgs) -> anyhow::Result<Outcome> {
         renderer: Renderer::new()?,
         counts: Counts::default(),
         fx: RefCell::new(HashMap::new()),
+        vies: RefCell::new(ViesCounts::default()),
+        vies_failed: RefCell::new(HashMap::new()),
     };
     run.repair_files()?;
+    run.prune_vies()?;
     run.issue_invoices(today, &args.accept_difference)?;
     run.issue_credit_notes(today)?;
     if cfg.invoices.upload && !args.no_upload {
@@ -290,6 +341,11 @@ impl Run<'_> {
             for order_id in chunk {
                 match self.draft_invoice(order_id, today, accept.contains(order_id))? {
                     Ok(d) => drafts.push(d),
+                    // Waits for VIES: nothing to record, the next run tries again.
+                    Err(r) if r.reason == VIES_WAITING => {
+                        tracing::info!(order_id = %order_id, "invoice waits for VIES");
+                        self.vies.get_mut().waiting += 1;
+                    }
                     Err(r) => refused.push((order_id.clone(), r)),
                 }
             }
@@ -323,7 +379,7 @@ impl Run<'_> {
             return Ok(Err(Refusal::new("personal_data_purged")));
         }
         let inv = &self.s.cfg.invoices;
-        let prepared = match issue::prepare(
+        let mut prepared = match issue::prepare(
             &facts,
             pii.as_ref(),
             &self.s.seller,
@@ -333,12 +389,29 @@ impl Run<'_> {
             Ok(p) => p,
             Err(r) => return Ok(Err(r)),
         };
+        // Issue #14: the exemption needs a number VIES confirmed; ask before computing.
+        let mut vies_use = None;
+        if let Some(vat_id) = vat::vies_candidate(&self.s.seller, &prepared.invoice.buyer) {
+            match self.vies_check(order_id, &vat_id)? {
+                Ok(u) => {
+                    prepared.invoice.buyer.vat_id_confirmed = u.check.valid;
+                    vies_use = Some(u);
+                }
+                Err(r) => return Ok(Err(r)),
+            }
+        }
+        // Amazon zero-rated a sale whose number VIES does not confirm: its totals differ
+        // from ours by the VAT we must charge, so they are not compared (the run names
+        // the order instead). Where Amazon charged VAT itself, they are.
+        let refuted = vies_use.as_ref().is_some_and(|u| !u.check.valid)
+            && prepared.amazon.is_some_and(|a| a.vat.is_zero());
         let computation = match compute(&prepared.invoice, &self.s.table) {
             Ok(c) => c,
             Err(e) => return Ok(Err(vat_refusal(&e))),
         };
         if let Some(amazon) = prepared.amazon
             && !accept_difference
+            && !refuted
             && let Err(m) = compare_with_amazon(&computation, amazon.vat, amazon.gross)
         {
             return Ok(Err(
@@ -375,6 +448,7 @@ impl Run<'_> {
             Err(e) => return Ok(Err(Refusal::new("document_invalid").detail(e.to_string()))),
         };
         Ok(Ok(Draft {
+            vies: vies_use,
             prefix: inv.prefix.clone(),
             order_id: facts.order_id,
             marketplace_id: facts.marketplace_id,
@@ -383,6 +457,126 @@ impl Run<'_> {
             computation,
             doc,
         }))
+    }
+
+    /// Removes VIES answers older than the reuse window, and those no order with personal
+    /// data refers to any more.
+    fn prune_vies(&self) -> anyhow::Result<()> {
+        let days = i64::from(self.s.cfg.invoices.vies_reuse_days);
+        let before = rfc3339(self.ctx.clock.now() - time::Duration::days(days));
+        let n = vies_db::prune(self.ctx.store(COMMAND)?.conn(), &before)?;
+        if n > 0 {
+            tracing::debug!(removed = n, "VIES answers pruned");
+        }
+        Ok(())
+    }
+
+    /// VIES's answer about the buyer's `vat_id` for `order_id`: from the cache when it is
+    /// recent enough, else from VIES (with the seller's VAT number as requester, so that
+    /// VIES gives a consultation number). When VIES cannot answer, the order waits
+    /// (refusal [`VIES_WAITING`]) and, 24 hours after the first failure, goes to review
+    /// (`vies_unavailable`). Never logs or reports the number.
+    fn vies_check(&self, order_id: &str, vat_id: &str) -> anyhow::Result<Result<ViesUse, Refusal>> {
+        let inv = &self.s.cfg.invoices;
+        let now = self.ctx.clock.now();
+        let at = rfc3339(now);
+        let country_code = vat_id.get(..2).unwrap_or_default().to_string();
+        let since = rfc3339(now - time::Duration::days(i64::from(inv.vies_reuse_days)));
+        {
+            let store = self.ctx.store(COMMAND)?;
+            let conn = store.conn();
+            if let Some(check) = vies_db::cached(conn, vat_id, &since)? {
+                vies_db::link(conn, vat_id, order_id)?;
+                vies_db::stop_waiting(conn, order_id)?;
+                self.vies.borrow_mut().reused += 1;
+                return Ok(Ok(self.vies_counted(order_id, country_code, check, true)));
+            }
+        }
+        let known = self.vies_failed.borrow().get(vat_id).cloned();
+        let answer = if let Some(e) = known {
+            Err(e)
+        } else {
+            let cfg = self.s.cfg;
+            let retry = crate::transport::RetryPolicy {
+                max_tries: cfg.amazon.max_tries,
+                base: Duration::from_millis(cfg.amazon.retry_base_ms),
+                cap: Duration::from_secs(30),
+            };
+            let endpoint = inv.vies_endpoint();
+            crate::transport::check_endpoint(&endpoint)?;
+            let got = vies::check(
+                self.ctx.http()?,
+                &endpoint,
+                vat_id,
+                &self.s.seller.vat_id,
+                retry,
+                &self.ctx.clock,
+            );
+            if let Err(e) = &got {
+                self.vies_failed
+                    .borrow_mut()
+                    .insert(vat_id.to_string(), e.clone());
+            }
+            got
+        };
+        match answer {
+            Ok(a) => {
+                let check = vies_db::Check {
+                    valid: a.valid,
+                    request_date: a.request_date.unwrap_or_else(|| at.clone()),
+                    request_identifier: a.request_identifier,
+                    requester: self.s.seller.vat_id.clone(),
+                    checked_at: at,
+                };
+                let store = self.ctx.store(COMMAND)?;
+                let conn = store.conn();
+                vies_db::remember(conn, vat_id, &check)?;
+                vies_db::link(conn, vat_id, order_id)?;
+                vies_db::stop_waiting(conn, order_id)?;
+                self.vies.borrow_mut().checked += 1;
+                Ok(Ok(self.vies_counted(order_id, country_code, check, false)))
+            }
+            // A refused certificate, or VIES not accepting the seller as requester, is the
+            // same for every order: stop the run for a person (exit 2).
+            Err(ViesError::Tls(t)) => Err(t.into()),
+            Err(e @ ViesError::Requester(_)) => Err(e.into()),
+            Err(e) if e.is_temporary() => {
+                let msg = e.to_string();
+                let first =
+                    vies_db::note_waiting(self.ctx.store(COMMAND)?.conn(), order_id, &at, &msg)?;
+                self.vies.borrow_mut().last_error = Some(msg.clone());
+                let waited =
+                    crate::clock::parse_rfc3339(&first).map_or(time::Duration::ZERO, |f| now - f);
+                if waited >= VIES_PATIENCE {
+                    Ok(Err(Refusal::new("vies_unavailable")
+                        .detail(format!("{msg}; no answer since {first}"))))
+                } else {
+                    Ok(Err(Refusal::new(VIES_WAITING).detail(msg)))
+                }
+            }
+            Err(e) => Ok(Err(Refusal::new("vies_refused").detail(e.to_string()))),
+        }
+    }
+
+    fn vies_counted(
+        &self,
+        order_id: &str,
+        country_code: String,
+        check: vies_db::Check,
+        reused: bool,
+    ) -> ViesUse {
+        let mut c = self.vies.borrow_mut();
+        if check.valid {
+            c.valid += 1;
+        } else {
+            c.invalid += 1;
+            tracing::info!(order_id, "VAT number not valid in VIES");
+        }
+        ViesUse {
+            country_code,
+            check,
+            reused,
+        }
     }
 
     /// The EUR rate of `date` for a document in `currency`: the latest publication on or
@@ -455,6 +649,7 @@ impl Run<'_> {
         let year = today.year();
         let mut written = Vec::with_capacity(drafts.len());
         let mut render_failures = Vec::new();
+        let mut fallback = Vec::new();
         {
             let mut store = self.ctx.store(COMMAND)?;
             let tx = store.conn_mut().transaction()?;
@@ -504,6 +699,18 @@ impl Run<'_> {
                         urgent: d.is_business,
                     },
                 )?;
+                if let Some(v) = &d.vies {
+                    vies_db::record_for_document(
+                        &tx,
+                        &d.doc.number,
+                        &v.country_code,
+                        &v.check,
+                        v.reused,
+                    )?;
+                    if !v.check.valid {
+                        fallback.push(d.order_id.clone());
+                    }
+                }
                 next.insert(d.prefix.clone(), seq + 1);
                 order_db::clear_issue(&tx, &d.order_id, COMMAND)?;
                 tracing::info!(order_id = %d.order_id, number = %d.doc.number, "document issued");
@@ -516,6 +723,7 @@ impl Run<'_> {
             tx.commit()?;
         }
         failpoint::hit("make-invoices:after-commit");
+        self.vies.get_mut().consumer_fallback.extend(fallback);
         for (order_id, r) in refused.iter().chain(render_failures.iter()) {
             tracing::warn!(order_id = %order_id, reason = r.reason, "no document this run");
             if r.reason == "amazon_totals_differ" {
@@ -596,6 +804,7 @@ impl Run<'_> {
             Err(e) => return Ok(Err(Refusal::new("document_invalid").detail(e.to_string()))),
         };
         Ok(Ok(Draft {
+            vies: None,
             prefix: self.s.cfg.invoices.credit_note_prefix.clone(),
             order_id: original.order_id.clone(),
             marketplace_id: original.marketplace_id.clone(),
@@ -913,6 +1122,20 @@ impl Run<'_> {
         if let Some(why) = &c.upload_paused {
             ui.warn(&format!("upload paused: {why}; the next run continues"));
         }
+        let v = self.vies.borrow();
+        // One line per order whose buyer's number VIES did not confirm (never the number).
+        for order_id in &v.consumer_fallback {
+            ui.warn(&format!(
+                "{order_id}: VAT number not valid in VIES, invoiced with VAT"
+            ));
+        }
+        if v.waiting > 0 {
+            ui.warn(&format!(
+                "{} invoices wait for VIES ({}); the next run asks again, and after 24 hours such an order goes to review",
+                v.waiting,
+                v.last_error.as_deref().unwrap_or("no answer")
+            ));
+        }
         if !self.ctx.global.json && ui.interactive() {
             ui.status(&format!(
                 "issued {} invoices and {} credit notes ({} held, {} failed); uploaded {}, accepted {}, rejected {}; {} queued, {} awaiting Amazon",
@@ -934,13 +1157,19 @@ impl Run<'_> {
             "upload_paused": c.upload_paused,
             "waiting_for_tokens": c.waiting_for_tokens,
             "files_repaired": c.files_repaired,
+            "vies_checked": v.checked,
+            "vies_reused": v.reused,
+            "vies_valid": v.valid,
+            "vies_invalid": v.invalid,
+            "vies_waiting": v.waiting,
+            "vies_invalid_orders": v.consumer_fallback.iter().take(MAX_LISTED).collect::<Vec<_>>(),
             "problems": c.problems.iter().take(MAX_LISTED)
                 .map(|(who, reason)| json!({"id": who, "reason": reason}))
                 .collect::<Vec<_>>(),
         });
         let needs_person = c.failed + c.held + c.upload_errors;
         let mut outcome = Outcome::from_failures(needs_person, summary);
-        if needs_person == 0 && c.upload_paused.is_some() {
+        if needs_person == 0 && (c.upload_paused.is_some() || v.waiting > 0) {
             outcome.exit = Exit::Temporary;
         }
         Ok(outcome)
@@ -1111,6 +1340,7 @@ mod tests {
                         postal_code: None,
                         vat_id: business.then(|| "DE123456789".into()),
                         is_business: business,
+                        vat_id_confirmed: business,
                     },
                     supply_date: time::macros::date!(2026 - 09 - 15),
                     currency,

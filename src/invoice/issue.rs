@@ -265,6 +265,8 @@ pub fn prepare(
                 postal_code: pii.and_then(|p| p.postal_code.clone()),
                 vat_id,
                 is_business: facts.is_business,
+                // Set by the command once VIES confirmed the number (issue #14).
+                vat_id_confirmed: false,
             },
             supply_date: supply,
             currency: cur,
@@ -587,7 +589,13 @@ mod tests {
         f.is_business = true;
         let p = prepare(&f, Some(&pii), &seller(), &BTreeMap::new(), Lang::En).unwrap();
         assert_eq!(p.invoice.buyer.vat_id.as_deref(), Some("DE123456789"));
+        // Unconfirmed by VIES (issue #14), it is a consumer sale...
         let c = compute(&p.invoice, &RateTable::builtin()).unwrap();
+        assert_eq!(c.regime, Regime::OssDestination);
+        // ...and exempt once the command has VIES's confirmation.
+        let mut invoice = p.invoice;
+        invoice.buyer.vat_id_confirmed = true;
+        let c = compute(&invoice, &RateTable::builtin()).unwrap();
         assert_eq!(c.regime, Regime::IntraCommunityReverseCharge);
         assert_eq!(c.total_vat, dec!(0));
     }

@@ -124,6 +124,13 @@ pub struct Buyer {
     pub vat_id: Option<String>,
     /// The order is a business purchase (Amazon Business).
     pub is_business: bool,
+    /// The Commission's VIES service confirmed `vat_id` as valid (issue #14). The engine
+    /// does no I/O: the command asks VIES first (see [`vies_candidate`]) and says here what
+    /// it answered. Only a confirmed number of another member state makes the sale an
+    /// exempt intra-Community supply; an unconfirmed one (invalid in VIES, or never
+    /// checked) is treated as a consumer's purchase.
+    #[serde(default)]
+    pub vat_id_confirmed: bool,
 }
 
 /// What an input line is.
@@ -486,6 +493,23 @@ pub fn valid_eu_vat_id(raw: &str) -> Option<String> {
     ok.then_some(id)
 }
 
+/// The buyer's VAT number, normalised, when it alone decides between an exempt
+/// intra-Community supply and a consumer sale: a business buyer with a structurally valid
+/// number of another member state, goods leaving the Netherlands. The command checks
+/// exactly these numbers with VIES before it computes the invoice (issue #14); for every
+/// other sale (consumers, Dutch numbers, deliveries in NL, refusals) it is `None` and no
+/// check is needed.
+pub fn vies_candidate(seller: &Seller, buyer: &Buyer) -> Option<String> {
+    let confirmed = Buyer {
+        vat_id_confirmed: true,
+        ..buyer.clone()
+    };
+    determine(seller, &confirmed)
+        .ok()
+        .filter(|d| d.regime == Regime::IntraCommunityReverseCharge)
+        .and_then(|d| d.buyer_vat_id)
+}
+
 /// The regime that applies to a sale by `seller` to `buyer`.
 ///
 /// # Errors
@@ -535,9 +559,18 @@ fn determine(seller: &Seller, buyer: &Buyer) -> Result<Determination, VatError> 
     let foreign_vat_id = buyer_vat_id
         .as_deref()
         .is_some_and(|id| !id.starts_with("NL"));
+    // Issue #14: a number of another member state counts only once VIES confirmed it;
+    // unconfirmed, the buyer is treated exactly as a consumer (and the number is not
+    // printed as the customer's VAT identification).
+    let buyer_vat_id = if foreign_vat_id && !buyer.vat_id_confirmed {
+        None
+    } else {
+        buyer_vat_id
+    };
+    let exempt = foreign_vat_id && buyer.vat_id_confirmed;
     let (regime, vat_country) = if destination == "NL" {
         (Regime::Domestic, "NL")
-    } else if foreign_vat_id {
+    } else if exempt {
         // Art. 138(1): goods leave NL for a customer identified for VAT in another state.
         (Regime::IntraCommunityReverseCharge, "NL")
     } else if buyer_vat_id.is_some() {
@@ -1031,21 +1064,97 @@ mod tests {
         }
     }
 
+    /// Issue #14: only a number VIES confirmed makes a sale exempt; an unconfirmed one is a
+    /// consumer sale (OSS destination VAT, or Dutch VAT without OSS), and the number is
+    /// then not the customer's VAT identification on the document.
+    #[test]
+    fn vies_unconfirmed_numbers_get_the_consumer_treatment() {
+        let unconfirmed = Buyer {
+            vat_id_confirmed: false,
+            ..business("DE", "DE 123 456 789")
+        };
+        assert_eq!(
+            regime(&seller(true), &business("DE", "DE123456789")),
+            Ok(Regime::IntraCommunityReverseCharge)
+        );
+        assert_eq!(
+            regime(&seller(true), &unconfirmed),
+            Ok(Regime::OssDestination)
+        );
+        assert_eq!(
+            regime(&seller(false), &unconfirmed),
+            Ok(Regime::NlVatCrossBorder)
+        );
+        let line = line(LineKind::Goods, dec!(119.00), TaxCategory::Standard);
+        let c = compute(
+            &invoice(
+                seller(true),
+                unconfirmed.clone(),
+                date!(2026 - 02 - 10),
+                vec![line],
+            ),
+            &RateTable::builtin(),
+        )
+        .unwrap();
+        assert_eq!((c.total_vat, c.buyer_vat_id), (dec!(19.00), None));
+        // What the command asks VIES about: exactly the numbers that decide the regime.
+        assert_eq!(
+            vies_candidate(&seller(true), &unconfirmed).as_deref(),
+            Some("DE123456789")
+        );
+        assert_eq!(
+            vies_candidate(&seller(false), &unconfirmed).as_deref(),
+            Some("DE123456789")
+        );
+        for not_asked in [
+            consumer("DE"),
+            Buyer {
+                vat_id_confirmed: false,
+                ..business("NL", "DE123456789")
+            },
+            Buyer {
+                vat_id_confirmed: false,
+                ..business("DE", "NL123456789B01")
+            },
+            Buyer {
+                vat_id_confirmed: false,
+                ..business("DE", "DE12345678")
+            },
+            Buyer {
+                is_business: false,
+                ..unconfirmed.clone()
+            },
+            Buyer {
+                vat_id_confirmed: false,
+                ..business("US", "DE123456789")
+            },
+        ] {
+            assert_eq!(
+                vies_candidate(&seller(true), &not_asked),
+                None,
+                "{not_asked:?}"
+            );
+        }
+    }
+
     fn consumer(country: &str) -> Buyer {
         Buyer {
             country: country.into(),
             postal_code: None,
             vat_id: None,
             is_business: false,
+            vat_id_confirmed: false,
         }
     }
 
+    /// A business buyer whose number VIES confirmed.
     fn business(country: &str, vat_id: &str) -> Buyer {
         Buyer {
             country: country.into(),
             postal_code: None,
             vat_id: Some(vat_id.into()),
             is_business: true,
+            vat_id_confirmed: true,
         }
     }
 
@@ -1941,10 +2050,11 @@ mod tests {
             oss in any::<bool>(),
             country in prop::sample::select(vec!["NL", "DE", "FR", "BE", "IT", "ES", "SE", "PL", "IE", "LU"]),
             business_id in prop::option::of(prop::sample::select(vec!["DE123456789", "NL123456789B01", "FR12123456789", "bogus"])),
+            confirmed in any::<bool>(),
             day in 0i64..1900,
         ) {
             let day = super::super::rates::COVERAGE_START + time::Duration::days(day);
-            let buyer = Buyer { country: country.into(), postal_code: None, is_business: business_id.is_some(), vat_id: business_id.map(Into::into) };
+            let buyer = Buyer { country: country.into(), postal_code: None, is_business: business_id.is_some(), vat_id: business_id.map(Into::into), vat_id_confirmed: confirmed };
             let inv = invoice(seller(oss), buyer, day, lines.clone());
             if let Ok(c) = compute(&inv, &RateTable::builtin()) {
                 assert_invariants(&c);
@@ -1977,6 +2087,7 @@ mod tests {
             postal in prop::option::of("[0-9A-Z ]{0,6}"),
             vat_id in prop::option::of(prop_oneof![Just("DE123456789".to_string()), "[A-Z0-9 .-]{0,16}"]),
             is_business in any::<bool>(),
+            vat_id_confirmed in any::<bool>(),
             oss in any::<bool>(),
             day in prop_oneof![3 => 0i64..2100, 1 => -100_000i64..100_000],
             refund in prop::collection::vec((0usize..12, arb_amount()), 0..4),
@@ -1991,7 +2102,7 @@ mod tests {
                 belongs_to,
             }).collect();
             let day = super::super::rates::COVERAGE_START.checked_add(time::Duration::days(day)).unwrap_or(Date::MIN);
-            let buyer = Buyer { country, postal_code: postal, vat_id, is_business };
+            let buyer = Buyer { country, postal_code: postal, vat_id, is_business, vat_id_confirmed };
             let inv = invoice(seller(oss), buyer, day, lines);
             if let Ok(c) = compute(&inv, &RateTable::builtin()) {
                 assert_invariants(&c);

@@ -896,6 +896,27 @@ pub(crate) fn vat_number(rng: &mut Rng, country: &str) -> String {
     }
 }
 
+/// The number a generated business buyer gives, as the sandbox VIES will see it (issue #14):
+/// registered, except about one in five foreign ones, which end in `200` so that VIES says
+/// "invalid" and the demo shows an invoice with VAT instead of the exemption. A number whose
+/// last three digits happen to pick another behaviour of the sandbox VIES is moved off it.
+/// Derived from the order id, so the order generator's stream is untouched.
+fn vies_number(mut vat: String, order_id: &str) -> String {
+    if vat.starts_with("NL") || vat.len() < 5 {
+        return vat;
+    }
+    let cut = vat.len() - 3;
+    if Rng::derived(0, order_id, 0).chance(0.2) {
+        vat.replace_range(cut.., "200");
+    } else {
+        while super::vies::RESERVED.contains(&&vat[cut..]) {
+            let last = vat.pop().and_then(|c| c.to_digit(10)).unwrap_or(0);
+            vat.push(char::from_digit((last + 1) % 10, 10).unwrap_or('1'));
+        }
+    }
+    vat
+}
+
 // ---------------------------------------------------------------------------------------------
 // Money
 
@@ -1028,7 +1049,7 @@ fn generate_one(rng: &mut Rng, start: OffsetDateTime) -> OrderRec {
     // People and places.
     let buyer_name = person(rng, country);
     let company = business.then(|| company(rng, country));
-    let vat = business.then(|| vat_number(rng, country));
+    let vat = business.then(|| vies_number(vat_number(rng, country), &id));
     let recipient_name = if rng.chance(0.9) {
         buyer_name.clone()
     } else {
@@ -1036,7 +1057,10 @@ fn generate_one(rng: &mut Rng, start: OffsetDateTime) -> OrderRec {
     };
     let addr = address(rng, country, company.as_deref());
     let prime = rng.chance(0.2);
-    let zero_rated = business && country != "NL";
+    // Amazon zero-rates a business sale abroad only when it could validate the buyer's
+    // number; the sandbox VIES calls the numbers ending in 200 invalid (issue #14).
+    let zero_rated =
+        business && country != "NL" && !vat.as_deref().is_some_and(|v| v.ends_with("200"));
 
     // Items.
     let n_items = *rng.weighted(&[(75u32, 1usize), (18, 2), (7, 3)]);
@@ -1468,6 +1492,27 @@ pub(crate) fn load_records(path: &Path) -> anyhow::Result<Vec<OrderRec>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn generated_numbers_avoid_the_sandbox_vies_behaviours_but_a_few_invalid_ones() {
+        let mut invalid = 0;
+        for i in 0..400 {
+            let id = format!("028-{i:07}-0000001");
+            for raw in ["DE123456301", "DE123456302", "DE123456600", "DE123456789"] {
+                let v = vies_number(raw.to_string(), &id);
+                let suffix = &v[v.len() - 3..];
+                assert!(
+                    suffix == "200" || !super::super::vies::RESERVED.contains(&suffix),
+                    "{v}"
+                );
+                if suffix == "200" {
+                    invalid += 1;
+                }
+            }
+        }
+        assert!((200..=500).contains(&invalid), "{invalid} of 1600");
+        assert_eq!(vies_number("NL123456789B01".into(), "x"), "NL123456789B01");
+    }
 
     #[test]
     fn vat_numbers_have_their_shapes() {

@@ -4,7 +4,7 @@
 //! This module owns the HTTP server (tiny_http, a few worker threads, loopback only), the request
 //! pipeline (fault injection → routing → auth → rate limits → handler → recording), the shared
 //! state behind one mutex, and the public [`Sandbox`] API with its test controls. The simulated
-//! services live in the sibling files: `lwa`, `orders`, `feeds`, `ecb` and `postnl`; the data
+//! services live in the sibling files: `lwa`, `orders`, `feeds`, `ecb`, `vies` and `postnl`; the data
 //! they serve comes from `data`.
 //!
 //! Product code never imports this module, and this module never imports product code: the
@@ -25,6 +25,7 @@ mod record;
 mod rng;
 #[cfg(test)]
 mod tests;
+mod vies;
 
 pub use faults::{FaultSpec, FaultSpecError};
 pub use feeds::UploadedFeed;
@@ -417,6 +418,7 @@ pub(crate) struct State {
     pub feeds: feeds::FeedsState,
     pub roles: Roles,
     pub postnl: postnl::PostnlState,
+    pub vies: vies::ViesState,
 }
 
 struct Shared {
@@ -463,6 +465,9 @@ fn classify(req: &Request) -> (&'static str, &'static str) {
         ("PUT", ["_upload", id]) if !id.is_empty() => ("upload", "putDocument"),
         ("GET", ["_download", id]) if !id.is_empty() => ("download", "getDocument"),
         ("GET", ["_ecb", "rates"]) => ("ecb", "rates"),
+        ("POST", ["taxation_customs", "vies", "rest-api", "check-vat-number"]) => {
+            ("vies", "checkVatNumber")
+        }
         (_, ["_sandbox", ..]) => ("sandbox", "control"),
         _ => match postnl::operation(req) {
             Some(op) => ("postnl", op),
@@ -630,6 +635,7 @@ impl Shared {
             "upload" => feeds::put_upload(&mut lock(&self.state), req, ctx),
             "download" => feeds::get_download(&lock(&self.state), req, ctx),
             "ecb" => ecb::rates(req, ctx),
+            "vies" => vies::check(&mut lock(&self.state).vies, req, ctx),
             "postnl" => {
                 if !self.take_token(op, ctx.now) {
                     return postnl::throttled();
@@ -711,6 +717,11 @@ fn fault_status(api: &str, status: u16) -> Response {
             status,
             &json!({ "message": msg, "http_status_code": status }),
         ),
+        "vies" => Response::json(
+            status,
+            &json!({ "actionSucceed": false,
+                     "errorWrappers": [{ "error": "SERVICE_UNAVAILABLE", "message": msg }] }),
+        ),
         _ => sp_error(status, code, msg, None),
     }
 }
@@ -728,6 +739,13 @@ fn throttled(api: &str) -> Response {
             429,
             &json!({ "message": "Too many requests", "http_status_code": 429 }),
         ),
+        // VIES signals its limits in its error envelope, not with 429.
+        "vies" => Response::json(
+            500,
+            &json!({ "actionSucceed": false,
+                     "errorWrappers": [{ "error": "GLOBAL_MAX_CONCURRENT_REQ",
+                                         "message": "The maximum number of concurrent requests has been reached." }] }),
+        ),
         _ => sp_throttled(),
     }
 }
@@ -739,7 +757,7 @@ fn too_large(api: &str) -> Response {
             "EntityTooLarge",
             "Your proposed upload exceeds the maximum allowed size",
         ),
-        "lwa" | "postnl" | "ecb" => {
+        "lwa" | "postnl" | "ecb" | "vies" => {
             Response::json(413, &json!({ "error": "request body too large" }))
         }
         _ => sp_error(
@@ -820,6 +838,7 @@ impl Sandbox {
                 feeds: feeds::FeedsState::new(cfg.seed),
                 roles: cfg.roles,
                 postnl: postnl::PostnlState::new(cfg.seed),
+                vies: vies::ViesState::default(),
             }),
             limits: Mutex::new(Limits::default()),
             faults: Mutex::new(FaultPlan::new(cfg.faults.clone(), cfg.seed)),
