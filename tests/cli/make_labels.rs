@@ -654,3 +654,70 @@ fn reprint_gives_the_stored_label_again_and_makes_nothing_new() {
     env.run(&["make-labels", "--reprint", "028-0000000-0000000"])
         .assert_code(1);
 }
+
+/// An order as `order` makes it, with `items` as (order item id, SKU, quantity) instead
+/// of its one item of quantity 1.
+fn order_with_items(env: &TestEnv, n: u32, items: &[(&str, &str, i64)]) -> String {
+    let id = order(env, n, ["Hoofdstraat 1", "", ""], "1011 AB", "NL", "MUG");
+    let mut o = env.sb().order(&id).unwrap();
+    o["orderItems"] = items
+        .iter()
+        .map(|(item, sku, qty)| {
+            json!({
+                "orderItemId": item, "quantityOrdered": qty,
+                "product": {"sellerSku": sku, "title": "Artikel"},
+            })
+        })
+        .collect();
+    env.sb().add_order(o).unwrap();
+    id
+}
+
+/// Issue #15, item 4: an order whose only item has quantity 0 has nothing to ship. It
+/// goes to review before PostNL is asked (no barcode, no paid label); items of quantity
+/// 0 beside real ones are left out of the parcel's weight and of the confirmation.
+#[test]
+fn an_order_with_nothing_to_ship_gets_no_label_and_zero_items_are_left_out() {
+    let env = TestEnv::sandboxed(0);
+    env.append_config("[labels.weights]\nMUG = 400\nVASE = 1500\n");
+    let empty = order_with_items(&env, 41, &[("4101", "MUG", 0)]);
+    let mixed = order_with_items(&env, 42, &[("4201", "MUG", 2), ("4202", "VASE", 0)]);
+    env.run(&["sync-orders"]).assert_code(0);
+    let r = env.run(&["--json", "make-labels"]);
+    r.assert_code(3);
+    let s: Value = serde_json::from_str(r.stdout.trim()).unwrap();
+    assert_eq!(
+        (s["labelled"].as_u64(), s["to_review"].as_u64()),
+        (Some(1), Some(1)),
+        "{s}"
+    );
+    assert_eq!(
+        reasons(&env).get(&empty).map(String::as_str),
+        Some("no_items")
+    );
+    assert_eq!(
+        env.query(&format!(
+            "SELECT stage FROM orders WHERE order_id = '{empty}'"
+        )),
+        vec!["review"]
+    );
+    // PostNL never heard of it: one barcode and one label, both for the other order.
+    assert_eq!(env.calls("postnl.barcode").len(), 1);
+    let sent = received(&env);
+    assert_eq!(sent.keys().collect::<Vec<_>>(), vec![&mixed]);
+    assert_eq!(
+        env.count(&format!(
+            "SELECT count(*) FROM parcels WHERE order_id = '{empty}'"
+        )),
+        0
+    );
+    // The real items ship: the weight is theirs alone, and the confirmation names them.
+    assert_eq!(sent[&mixed]["Dimension"]["Weight"], 800);
+    let confirms = env.calls("confirmShipment");
+    assert_eq!(confirms.len(), 1);
+    assert_eq!(
+        confirms[0]["body"]["packageDetail"]["orderItems"],
+        json!([{"orderItemId": "4201", "quantity": 2}])
+    );
+    assert_eq!(confirms[0]["status"], 204);
+}
