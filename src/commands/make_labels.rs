@@ -378,16 +378,22 @@ fn plan(
         .or_else(|| order.destination_country.clone())
         .unwrap_or_default()
         .to_ascii_uppercase();
-    let skus: Vec<&str> = order.items.iter().map(|(_, s, _)| s.as_str()).collect();
+    // Only items with a quantity go in the parcel: Amazon lists removed items with
+    // quantity 0, and an order with nothing else has nothing to ship, so it goes to
+    // review (`no_items`) before PostNL is asked for a barcode or a paid label
+    // (issue #15, item 4). The confirmation leaves them out too (`unconfirmed`).
+    let shipped: Vec<(&str, i64)> = order
+        .items
+        .iter()
+        .filter(|(_, _, q)| *q > 0)
+        .map(|(_, s, q)| (s.as_str(), *q))
+        .collect();
+    let skus: Vec<&str> = shipped.iter().map(|(s, _)| *s).collect();
     let product = match products::choose(&country, &skus, order.is_business, &cfg.labels) {
         Ok(p) => p,
         Err(e) => return Ok(Err((id, e.code()))),
     };
-    let weights: Vec<(&str, i64)> = order
-        .items
-        .iter()
-        .map(|(_, s, q)| (s.as_str(), *q))
-        .collect();
+    let weights = shipped;
     let weight = products::weight(&weights, &cfg.labels);
     if too_long(pii.recipient_name.as_ref()) || too_long(pii.city.as_ref()) {
         return Ok(Err((id, "field_too_long")));
