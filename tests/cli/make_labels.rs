@@ -721,3 +721,31 @@ fn an_order_with_nothing_to_ship_gets_no_label_and_zero_items_are_left_out() {
     );
     assert_eq!(confirms[0]["status"], 204);
 }
+
+/// Issue #15, item 5, for labels: an order whose figures make no sense (negative totals,
+/// a grand total its items do not add up to) is corrupt or crafted; it goes to review
+/// before a label is bought, and the order beside it is labelled.
+#[test]
+fn an_order_whose_figures_make_no_sense_gets_no_label() {
+    let env = TestEnv::sandboxed(0);
+    let negative = order(&env, 51, ["Hoofdstraat 1", "", ""], "1011 AB", "NL", "MUG");
+    let mut o = env.sb().order(&negative).unwrap();
+    o["proceeds"]["grandTotal"]["amount"] = json!("-24.19");
+    o["orderItems"][0]["proceeds"]["proceedsTotal"]["amount"] = json!("-24.19");
+    env.sb().add_order(o).unwrap();
+    let inconsistent = order(&env, 52, ["Hoofdstraat 2", "", ""], "1011 AB", "NL", "MUG");
+    let mut o = env.sb().order(&inconsistent).unwrap();
+    o["proceeds"]["grandTotal"]["amount"] = json!("999.99");
+    env.sb().add_order(o).unwrap();
+    let good = order(&env, 53, ["Hoofdstraat 3", "", ""], "1011 AB", "NL", "MUG");
+    env.run(&["sync-orders"]).assert_code(0);
+    env.run(&["make-labels"]).assert_code(3);
+    let r = reasons(&env);
+    assert_eq!(r.get(&negative).map(String::as_str), Some("negative_total"));
+    assert_eq!(
+        r.get(&inconsistent).map(String::as_str),
+        Some("inconsistent_totals")
+    );
+    assert_eq!(received(&env).keys().collect::<Vec<_>>(), vec![&good]);
+    assert_eq!(env.calls("postnl.barcode").len(), 1);
+}
