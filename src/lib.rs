@@ -15,6 +15,7 @@ pub mod http;
 pub mod invoice;
 pub mod labels;
 pub mod logging;
+pub mod order_check;
 #[cfg(test)]
 mod parse_props;
 pub mod pdf;

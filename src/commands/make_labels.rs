@@ -361,6 +361,14 @@ fn plan(
     order: LabelOrder,
 ) -> anyhow::Result<Result<Planned, (String, &'static str)>> {
     let id = order.order_id.clone();
+    // An order whose figures make no sense (negative, not adding up, charged without a
+    // quantity) is corrupt or crafted: a person looks at it in Seller Central before a
+    // label is paid for and the shipment confirmed (issue #15, item 5).
+    if let Some(facts) = crate::store::invoices::order_facts(conn, &id)?
+        && let Err(n) = crate::order_check::check(facts.grand_total.as_deref(), &facts.items)
+    {
+        return Ok(Err((id, n.reason)));
+    }
     // No address at all: the Direct-to-Consumer Shipping role is missing, or Amazon
     // has not released it yet.
     let Some(pii) = orders_db::pii(conn, &id)?.filter(|p| {
