@@ -1292,3 +1292,62 @@ fn orders_whose_figures_make_no_sense_get_no_number() {
     );
     assert_eq!(assert_documents_consistent(&env), 1);
 }
+
+/// Issue #15, item 6: control, format (bidi overrides, zero-width) and private-use
+/// characters in a buyer's name, street, city or a product title are not printed on
+/// the invoice; tabs and newlines become one space, letters with diacritics stay. A
+/// buyer whose name is nothing but such characters goes to review (`unprintable_text`)
+/// without a number.
+#[test]
+fn invoices_print_no_control_format_or_private_use_characters() {
+    let env = TestEnv::sandboxed(0);
+    let hostile = "028-0000016-0000001";
+    let mut o = Order::new(
+        hostile,
+        NL,
+        "NL",
+        vec![item("FLX-MUG-350", "24.20", "4.20")],
+    );
+    o.buyer = "Jan \u{202E}Jänsen\u{0}\u{7}\tde\nVries";
+    o.items[0].title = "Mok\u{200B} \u{1b}[31mblauw\u{1b}[0m\u{E000}";
+    let mut j = o.json();
+    j["recipient"]["deliveryAddress"]["addressLine1"] = json!("Hoofd\u{AD}straat\u{202D} 12\r\n");
+    j["recipient"]["deliveryAddress"]["city"] = json!("Amster\u{200B}dam\u{FEFF}");
+    env.sb().add_order(j).unwrap();
+    let blank = "028-0000016-0000002";
+    let mut b = Order::new(blank, NL, "NL", vec![item("FLX-MUG-350", "24.20", "4.20")]);
+    b.buyer = "\u{202E}\u{200B}\u{7}\u{E000}";
+    b.add_to(&env);
+    env.run(&["sync-orders"]).assert_code(0);
+    let r = env.run(&["--json", "make-invoices", "--no-upload"]);
+    r.assert_code(3);
+    assert!(
+        r.stderr.contains(&format!("{blank}: unprintable_text")),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(
+        env.query("SELECT order_id || '=' || number FROM invoices"),
+        vec![format!("{hostile}=INV-2026-000001")]
+    );
+    let file = env.query("SELECT file_path FROM invoices")[0].clone();
+    let text = pdf_text(Path::new(&file));
+    for bad in [
+        '\u{202E}', '\u{202D}', '\u{200B}', '\u{AD}', '\u{FEFF}', '\u{E000}', '\u{1b}', '?',
+    ] {
+        assert!(!text.contains(bad), "{bad:?} printed: {text}");
+    }
+    assert!(!text.contains("[31m"), "{text}");
+    for good in [
+        "Jan Jänsen de Vries",
+        "Hoofdstraat 12",
+        "Amsterdam",
+        "Mok blauw",
+    ] {
+        assert!(text.contains(good), "{good} missing: {text}");
+    }
+    // What is stored for re-rendering is the cleaned text too.
+    let buyer = env.query("SELECT buyer FROM invoice_pii");
+    assert!(buyer[0].contains("Jan Jänsen de Vries"), "{buyer:?}");
+    assert_documents_consistent(&env);
+}

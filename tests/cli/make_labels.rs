@@ -749,3 +749,70 @@ fn an_order_whose_figures_make_no_sense_gets_no_label() {
     assert_eq!(received(&env).keys().collect::<Vec<_>>(), vec![&good]);
     assert_eq!(env.calls("postnl.barcode").len(), 1);
 }
+
+/// Every string in a JSON value.
+fn strings(v: &Value, out: &mut Vec<String>) {
+    match v {
+        Value::String(s) => out.push(s.clone()),
+        Value::Array(a) => a.iter().for_each(|x| strings(x, out)),
+        Value::Object(o) => o.values().for_each(|x| strings(x, out)),
+        _ => {}
+    }
+}
+
+/// Issue #15, item 6: control, format (bidi overrides, zero-width) and private-use
+/// characters never reach PostNL: the name, street and city are sent cleaned (tabs and
+/// newlines one space, diacritics kept), and an order whose name is nothing but such
+/// characters goes to review (`unprintable_text`) before PostNL is asked.
+#[test]
+fn postnl_gets_no_control_format_or_private_use_characters() {
+    let env = TestEnv::sandboxed(0);
+    let hostile = order(
+        &env,
+        61,
+        ["\u{1b}[31mHoofd\u{AD}straat\u{202D} 12\r\n", "", ""],
+        "1011 AB",
+        "NL",
+        "MUG",
+    );
+    let mut o = env.sb().order(&hostile).unwrap();
+    let a = &mut o["recipient"]["deliveryAddress"];
+    a["name"] = json!("Jan \u{202E}Jänsen\u{0}\u{7}\tde\nVries");
+    a["companyName"] = json!("\u{E000}\u{200B}");
+    a["city"] = json!("Amster\u{200B}dam\u{FEFF}");
+    env.sb().add_order(o).unwrap();
+    let blank = order(&env, 62, ["Hoofdstraat 2", "", ""], "1011 AB", "NL", "MUG");
+    let mut o = env.sb().order(&blank).unwrap();
+    o["recipient"]["deliveryAddress"]["name"] = json!("\u{202E}\u{200B}\u{7}\u{E000}");
+    env.sb().add_order(o).unwrap();
+    env.run(&["sync-orders"]).assert_code(0);
+    env.run(&["make-labels"]).assert_code(3);
+    assert_eq!(
+        reasons(&env).get(&blank).map(String::as_str),
+        Some("unprintable_text")
+    );
+    let sent = received(&env);
+    assert_eq!(sent.keys().collect::<Vec<_>>(), vec![&hostile]);
+    let a = &sent[&hostile]["Addresses"][0];
+    assert_eq!(a["Name"], "Jan Jänsen de Vries");
+    assert_eq!(a["Street"], "Hoofdstraat");
+    assert_eq!(a["HouseNr"], "12");
+    assert_eq!(a["City"], "Amsterdam");
+    assert!(a.get("CompanyName").is_none(), "{a}");
+    // Nothing PostNL received holds such a character.
+    let mut all = Vec::new();
+    for r in env.calls("postnl.label") {
+        strings(&r["body"], &mut all);
+    }
+    assert!(all.iter().any(|s| s == "Amsterdam"), "{all:?}");
+    for s in &all {
+        assert!(
+            !s.chars().any(|c| c.is_control()
+                || matches!(
+                    c,
+                    '\u{202E}' | '\u{202D}' | '\u{200B}' | '\u{AD}' | '\u{FEFF}' | '\u{E000}'
+                )),
+            "{s:?}"
+        );
+    }
+}
