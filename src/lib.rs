@@ -20,6 +20,7 @@ pub mod order_check;
 mod parse_props;
 pub mod pdf;
 pub mod postnl;
+pub mod printable;
 pub mod retention;
 pub mod sandbox;
 pub mod secrets;

@@ -380,6 +380,10 @@ fn plan(
     }) else {
         return Ok(Err((id, "no_address")));
     };
+    let pii = match printable_pii(pii) {
+        Ok(p) => p,
+        Err(reason) => return Ok(Err((id, reason))),
+    };
     let country = pii
         .country_code
         .clone()
@@ -461,6 +465,44 @@ fn plan(
         receiver,
         contacts,
     }))
+}
+
+/// The personal data with every text cleaned of control, format and private-use
+/// characters before anything is split or sent (issue #15, item 6); `Err` is
+/// `unprintable_text` when the name (or company), the city or the address lines were
+/// given but nothing printable is left of them.
+fn printable_pii(p: PiiRow) -> Result<PiiRow, &'static str> {
+    use crate::printable::{UNPRINTABLE, sensible};
+    let given = |v: &Option<String>| v.as_ref().is_some_and(|s| !s.trim().is_empty());
+    let clean = |v: &Option<String>| v.as_deref().and_then(sensible);
+    let out = PiiRow {
+        recipient_name: clean(&p.recipient_name),
+        recipient_company: clean(&p.recipient_company),
+        address_line1: clean(&p.address_line1),
+        address_line2: clean(&p.address_line2),
+        address_line3: clean(&p.address_line3),
+        city: clean(&p.city),
+        district: clean(&p.district),
+        state_region: clean(&p.state_region),
+        postal_code: clean(&p.postal_code),
+        phone: clean(&p.phone),
+        ..p.clone()
+    };
+    let lost = |before: &[&Option<String>], after: &[&Option<String>]| {
+        before.iter().any(|v| given(v)) && after.iter().all(|v| v.is_none())
+    };
+    if lost(
+        &[&p.recipient_name, &p.recipient_company],
+        &[&out.recipient_name, &out.recipient_company],
+    ) || lost(&[&p.city], &[&out.city])
+        || lost(
+            &[&p.address_line1, &p.address_line2, &p.address_line3],
+            &[&out.address_line1, &out.address_line2, &out.address_line3],
+        )
+    {
+        return Err(UNPRINTABLE);
+    }
+    Ok(out)
 }
 
 /// Splits Amazon's address lines into PostNL's fields; `Err` is a review reason.
