@@ -15,10 +15,12 @@ pub mod fx;
 pub mod invoice;
 pub mod labels;
 pub mod logging;
+pub mod order_check;
 #[cfg(test)]
 mod parse_props;
 pub mod pdf;
 pub mod postnl;
+pub mod printable;
 pub mod report;
 pub mod retention;
 pub mod sandbox;

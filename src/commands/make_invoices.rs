@@ -378,6 +378,13 @@ impl Run<'_> {
         if purged {
             return Ok(Err(Refusal::new("personal_data_purged")));
         }
+        // Figures that make no sense (negative, not adding up, charged without a
+        // quantity) stop here, before a number is taken, and `--accept-difference`
+        // does not let them through: it is for our VAT differing from Amazon's, not
+        // for Amazon's figures contradicting themselves (issue #15, item 5).
+        if let Err(n) = crate::order_check::check(facts.grand_total.as_deref(), &facts.items) {
+            return Ok(Err(Refusal::new(n.reason).detail(n.detail)));
+        }
         let inv = &self.s.cfg.invoices;
         let mut prepared = match issue::prepare(
             &facts,

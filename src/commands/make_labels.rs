@@ -362,6 +362,14 @@ fn plan(
     order: LabelOrder,
 ) -> anyhow::Result<Result<Planned, (String, &'static str)>> {
     let id = order.order_id.clone();
+    // An order whose figures make no sense (negative, not adding up, charged without a
+    // quantity) is corrupt or crafted: a person looks at it in Seller Central before a
+    // label is paid for and the shipment confirmed (issue #15, item 5).
+    if let Some(facts) = crate::store::invoices::order_facts(conn, &id)?
+        && let Err(n) = crate::order_check::check(facts.grand_total.as_deref(), &facts.items)
+    {
+        return Ok(Err((id, n.reason)));
+    }
     // No address at all: the Direct-to-Consumer Shipping role is missing, or Amazon
     // has not released it yet.
     let Some(pii) = orders_db::pii(conn, &id)?.filter(|p| {
@@ -373,22 +381,32 @@ fn plan(
     }) else {
         return Ok(Err((id, "no_address")));
     };
+    let pii = match printable_pii(pii) {
+        Ok(p) => p,
+        Err(reason) => return Ok(Err((id, reason))),
+    };
     let country = pii
         .country_code
         .clone()
         .or_else(|| order.destination_country.clone())
         .unwrap_or_default()
         .to_ascii_uppercase();
-    let skus: Vec<&str> = order.items.iter().map(|(_, s, _)| s.as_str()).collect();
+    // Only items with a quantity go in the parcel: Amazon lists removed items with
+    // quantity 0, and an order with nothing else has nothing to ship, so it goes to
+    // review (`no_items`) before PostNL is asked for a barcode or a paid label
+    // (issue #15, item 4). The confirmation leaves them out too (`unconfirmed`).
+    let shipped: Vec<(&str, i64)> = order
+        .items
+        .iter()
+        .filter(|(_, _, q)| *q > 0)
+        .map(|(_, s, q)| (s.as_str(), *q))
+        .collect();
+    let skus: Vec<&str> = shipped.iter().map(|(s, _)| *s).collect();
     let product = match products::choose(&country, &skus, order.is_business, &cfg.labels) {
         Ok(p) => p,
         Err(e) => return Ok(Err((id, e.code()))),
     };
-    let weights: Vec<(&str, i64)> = order
-        .items
-        .iter()
-        .map(|(_, s, q)| (s.as_str(), *q))
-        .collect();
+    let weights = shipped;
     let weight = products::weight(&weights, &cfg.labels);
     if too_long(pii.recipient_name.as_ref()) || too_long(pii.city.as_ref()) {
         return Ok(Err((id, "field_too_long")));
@@ -448,6 +466,44 @@ fn plan(
         receiver,
         contacts,
     }))
+}
+
+/// The personal data with every text cleaned of control, format and private-use
+/// characters before anything is split or sent (issue #15, item 6); `Err` is
+/// `unprintable_text` when the name (or company), the city or the address lines were
+/// given but nothing printable is left of them.
+fn printable_pii(p: PiiRow) -> Result<PiiRow, &'static str> {
+    use crate::printable::{UNPRINTABLE, sensible};
+    let given = |v: &Option<String>| v.as_ref().is_some_and(|s| !s.trim().is_empty());
+    let clean = |v: &Option<String>| v.as_deref().and_then(sensible);
+    let out = PiiRow {
+        recipient_name: clean(&p.recipient_name),
+        recipient_company: clean(&p.recipient_company),
+        address_line1: clean(&p.address_line1),
+        address_line2: clean(&p.address_line2),
+        address_line3: clean(&p.address_line3),
+        city: clean(&p.city),
+        district: clean(&p.district),
+        state_region: clean(&p.state_region),
+        postal_code: clean(&p.postal_code),
+        phone: clean(&p.phone),
+        ..p.clone()
+    };
+    let lost = |before: &[&Option<String>], after: &[&Option<String>]| {
+        before.iter().any(|v| given(v)) && after.iter().all(|v| v.is_none())
+    };
+    if lost(
+        &[&p.recipient_name, &p.recipient_company],
+        &[&out.recipient_name, &out.recipient_company],
+    ) || lost(&[&p.city], &[&out.city])
+        || lost(
+            &[&p.address_line1, &p.address_line2, &p.address_line3],
+            &[&out.address_line1, &out.address_line2, &out.address_line3],
+        )
+    {
+        return Err(UNPRINTABLE);
+    }
+    Ok(out)
 }
 
 /// Splits Amazon's address lines into PostNL's fields; `Err` is a review reason.

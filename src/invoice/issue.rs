@@ -212,14 +212,9 @@ pub fn prepare(
             .as_ref()
             .and_then(|s| categories.get(s).copied())
             .unwrap_or(TaxCategory::Standard);
-        let description = item
-            .title
-            .as_deref()
-            .map(str::trim)
-            .filter(|t| !t.is_empty())
-            .or(item.seller_sku.as_deref())
-            .unwrap_or(charge_text(LineKind::Goods, lang))
-            .to_string();
+        let description = text(item.title.as_ref())
+            .or_else(|| text(item.seller_sku.as_ref()))
+            .unwrap_or_else(|| charge_text(LineKind::Goods, lang).to_string());
         let goods_index = lines.len();
         lines.push(Line {
             kind: LineKind::Goods,
@@ -276,8 +271,15 @@ pub fn prepare(
     })
 }
 
+/// The printable text of a field, or `None` when it has nothing sensible (issue #15,
+/// item 6: control, format and private-use characters are never printed).
 fn text(v: Option<&String>) -> Option<String> {
-    v.map(|s| s.trim().to_string()).filter(|s| !s.is_empty())
+    v.and_then(|s| crate::printable::sensible(s))
+}
+
+/// Whether a field holds anything at all, printable or not.
+fn given(v: Option<&String>) -> bool {
+    v.is_some_and(|s| !s.trim().is_empty())
 }
 
 /// The customer block: the buyer's name (else the recipient's, else the company), the
@@ -292,15 +294,32 @@ pub fn buyer_block(
     lang: Lang,
 ) -> Result<BuyerBlock, Refusal> {
     let p = pii.ok_or_else(|| Refusal::new("no_buyer_data"))?;
+    // A name or an address that was given but has nothing printable left.
+    let unprintable = |fields: &[&Option<String>]| {
+        if fields.iter().any(|f| given(f.as_ref())) {
+            Refusal::new(crate::printable::UNPRINTABLE)
+        } else {
+            Refusal::new("no_buyer_data")
+        }
+    };
     let company = text(p.buyer_company.as_ref()).or_else(|| text(p.recipient_company.as_ref()));
     let name = text(p.buyer_name.as_ref())
         .or_else(|| text(p.recipient_name.as_ref()))
         .or_else(|| company.clone())
-        .ok_or_else(|| Refusal::new("no_buyer_data"))?;
-    let mut address_lines: Vec<String> = [&p.address_line1, &p.address_line2, &p.address_line3]
-        .into_iter()
-        .filter_map(|l| text(l.as_ref()))
-        .collect();
+        .ok_or_else(|| {
+            unprintable(&[
+                &p.buyer_name,
+                &p.recipient_name,
+                &p.buyer_company,
+                &p.recipient_company,
+            ])
+        })?;
+    let lines = [&p.address_line1, &p.address_line2, &p.address_line3];
+    let mut address_lines: Vec<String> =
+        lines.into_iter().filter_map(|l| text(l.as_ref())).collect();
+    if address_lines.is_empty() && lines.iter().any(|l| given(l.as_ref())) {
+        return Err(Refusal::new(crate::printable::UNPRINTABLE));
+    }
     let town = [text(p.postal_code.as_ref()), text(p.city.as_ref())]
         .into_iter()
         .flatten()

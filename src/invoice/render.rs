@@ -800,12 +800,10 @@ fn percent(d: Decimal, lang: Lang) -> String {
     format!("{}%", format_number(d, 0, 4, lang))
 }
 
-/// Text as one printed line: control characters and runs of white space become one space.
+/// Text as one printed line: control, format and private-use characters removed, runs of
+/// white space one space (the one cleaning of printed text, issue #15 item 6).
 fn clean(s: &str) -> String {
-    s.split(|c: char| c.is_whitespace() || c.is_control())
-        .filter(|w| !w.is_empty())
-        .collect::<Vec<_>>()
-        .join(" ")
+    crate::printable::clean(s)
 }
 
 // ---------------------------------------------------------------------------------------

@@ -241,11 +241,11 @@ pub struct Customer {
     /// The 6-character BLS code of the collecting PostNL location.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub collection_location: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none", serialize_with = "printable")]
     pub contact_person: Option<Pii<String>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub email: Option<Pii<String>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none", serialize_with = "printable")]
     pub name: Option<Pii<String>>,
     /// Must be a [`AddressType::Sender`] address.
     pub address: Address,
@@ -266,37 +266,49 @@ pub enum AddressType {
 #[serde(rename_all = "PascalCase")]
 pub struct Address {
     pub address_type: AddressType,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none", serialize_with = "printable")]
     pub first_name: Option<Pii<String>>,
     /// Last name; this or `company_name` is required.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none", serialize_with = "printable")]
     pub name: Option<Pii<String>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none", serialize_with = "printable")]
     pub company_name: Option<Pii<String>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none", serialize_with = "printable")]
     pub street: Option<Pii<String>>,
     /// Benelux: digits only, at most 5.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none", serialize_with = "printable")]
     pub house_nr: Option<Pii<String>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none", serialize_with = "printable")]
     pub house_nr_ext: Option<Pii<String>>,
     /// NL: `1234AB`, no space.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none", serialize_with = "printable")]
     pub zipcode: Option<Pii<String>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none", serialize_with = "printable")]
     pub city: Option<Pii<String>>,
     /// ISO 3166 alpha-2, upper case.
     pub countrycode: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none", serialize_with = "printable")]
     pub buildingname: Option<Pii<String>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none", serialize_with = "printable")]
     pub department: Option<Pii<String>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none", serialize_with = "printable")]
     pub floor: Option<Pii<String>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none", serialize_with = "printable")]
     pub doorcode: Option<Pii<String>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none", serialize_with = "printable")]
     pub region: Option<Pii<String>>,
+}
+
+/// Serialises a text field as it may be printed on the label: control, format and
+/// private-use characters removed, white space one space (issue #15, item 6). Whatever
+/// built the request (Amazon's address, a person's correction, the seller's config),
+/// nothing else reaches PostNL.
+#[allow(clippy::ref_option)]
+fn printable<S: Serializer>(v: &Option<Pii<String>>, s: S) -> Result<S::Ok, S::Error> {
+    match v {
+        Some(p) => s.serialize_some(&crate::printable::clean(p.expose())),
+        None => s.serialize_none(),
+    }
 }
 
 /// `Message`: id, time stamp and printer type. Built only through [`Message::new`].
@@ -506,8 +518,10 @@ fn check_address(a: &Address) -> Result<(), PostnlError> {
             "a country code must be two upper-case letters (ISO 3166)",
         ));
     }
-    let filled =
-        |f: &Option<Pii<String>>| f.as_ref().is_some_and(|v| !v.expose().trim().is_empty());
+    let filled = |f: &Option<Pii<String>>| {
+        f.as_ref()
+            .is_some_and(|v| crate::printable::has_text(&crate::printable::clean(v.expose())))
+    };
     if !filled(&a.name) && !filled(&a.company_name) {
         return Err(PostnlError::Refused(
             "an address needs a name or a company name",

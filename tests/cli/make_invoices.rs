@@ -1205,3 +1205,149 @@ fn purge_takes_the_customer_blocks_and_pdfs_and_leaves_documents_and_ledger() {
         vec!["personal_data_purged"]
     );
 }
+
+/// Issue #15, item 5: an order whose figures make no sense gets no number. Negative
+/// totals, a grand total that its items do not add up to (without a TAX block, so that
+/// the comparison with Amazon's VAT cannot catch it), and a billed item of quantity 0
+/// each go to review with a reason before a number is taken, also with
+/// `--accept-difference`; the good order beside them gets number 1.
+#[test]
+fn orders_whose_figures_make_no_sense_get_no_number() {
+    let env = TestEnv::sandboxed(0);
+    let negative = "028-0000015-0000001";
+    let mut neg = Order::new(
+        negative,
+        NL,
+        "NL",
+        vec![item("FLX-MUG-350", "-24.20", "-4.20")],
+    );
+    neg.buyer = "Negatief Totaal";
+    neg.add_to(&env);
+    let inconsistent = "028-0000015-0000002";
+    let mut wrong = Order::new(
+        inconsistent,
+        NL,
+        "NL",
+        vec![item("FLX-MUG-350", "24.20", "4.20")],
+    )
+    .json();
+    wrong["proceeds"] = json!({"grandTotal": {"amount": "999.99", "currencyCode": "EUR"}});
+    wrong["orderItems"][0]["proceeds"]["breakdowns"] =
+        json!([{"type": "ITEM", "subtotal": {"amount": "24.20", "currencyCode": "EUR"}}]);
+    env.sb().add_order(wrong).unwrap();
+    let zero = "028-0000015-0000003";
+    let mut nothing = Order::new(zero, NL, "NL", vec![item("FLX-MUG-350", "24.20", "4.20")]).json();
+    nothing["orderItems"][0]["quantityOrdered"] = json!(0);
+    env.sb().add_order(nothing).unwrap();
+    let good = "028-0000015-0000004";
+    Order::new(good, NL, "NL", vec![item("FLX-MUG-350", "24.20", "4.20")]).add_to(&env);
+    env.run(&["sync-orders"]).assert_code(0);
+
+    for accept in [false, true] {
+        let mut args = vec!["--json", "make-invoices", "--no-upload"];
+        if accept {
+            args.extend(["--accept-difference", inconsistent]);
+        }
+        let r = env.run(&args);
+        r.assert_code(3);
+        let s = summary(&r.stdout);
+        assert_eq!(s["issued"], u64::from(!accept), "{s}");
+        for (id, reason) in [
+            (negative, "negative_total"),
+            (inconsistent, "inconsistent_totals"),
+            (zero, "bad_quantity"),
+        ] {
+            assert!(
+                r.stderr.contains(&format!("{id}: {reason}")),
+                "{}",
+                r.stderr
+            );
+        }
+        assert_eq!(
+            env.query("SELECT order_id || '=' || number FROM invoices"),
+            vec![format!("{good}=INV-2026-000001")]
+        );
+    }
+    assert_eq!(
+        env.query("SELECT order_id || '=' || reason FROM order_issues WHERE command = 'make-invoices' ORDER BY 1"),
+        vec![
+            format!("{negative}=negative_total"),
+            format!("{inconsistent}=inconsistent_totals"),
+            format!("{zero}=bad_quantity"),
+        ]
+    );
+    let detail = env.query(&format!(
+        "SELECT detail FROM order_issues WHERE order_id = '{inconsistent}'"
+    ));
+    assert!(
+        detail[0].contains("999.99") && detail[0].contains("24.20"),
+        "{detail:?}"
+    );
+    let review = env.run(&["review"]);
+    review.assert_code(0);
+    assert!(
+        review.stdout.contains(negative) && review.stdout.contains("negative_total"),
+        "{}",
+        review.stdout
+    );
+    assert_eq!(assert_documents_consistent(&env), 1);
+}
+
+/// Issue #15, item 6: control, format (bidi overrides, zero-width) and private-use
+/// characters in a buyer's name, street, city or a product title are not printed on
+/// the invoice; tabs and newlines become one space, letters with diacritics stay. A
+/// buyer whose name is nothing but such characters goes to review (`unprintable_text`)
+/// without a number.
+#[test]
+fn invoices_print_no_control_format_or_private_use_characters() {
+    let env = TestEnv::sandboxed(0);
+    let hostile = "028-0000016-0000001";
+    let mut o = Order::new(
+        hostile,
+        NL,
+        "NL",
+        vec![item("FLX-MUG-350", "24.20", "4.20")],
+    );
+    o.buyer = "Jan \u{202E}Jänsen\u{0}\u{7}\tde\nVries";
+    o.items[0].title = "Mok\u{200B} \u{1b}[31mblauw\u{1b}[0m\u{E000}";
+    let mut j = o.json();
+    j["recipient"]["deliveryAddress"]["addressLine1"] = json!("Hoofd\u{AD}straat\u{202D} 12\r\n");
+    j["recipient"]["deliveryAddress"]["city"] = json!("Amster\u{200B}dam\u{FEFF}");
+    env.sb().add_order(j).unwrap();
+    let blank = "028-0000016-0000002";
+    let mut b = Order::new(blank, NL, "NL", vec![item("FLX-MUG-350", "24.20", "4.20")]);
+    b.buyer = "\u{202E}\u{200B}\u{7}\u{E000}";
+    b.add_to(&env);
+    env.run(&["sync-orders"]).assert_code(0);
+    let r = env.run(&["--json", "make-invoices", "--no-upload"]);
+    r.assert_code(3);
+    assert!(
+        r.stderr.contains(&format!("{blank}: unprintable_text")),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(
+        env.query("SELECT order_id || '=' || number FROM invoices"),
+        vec![format!("{hostile}=INV-2026-000001")]
+    );
+    let file = env.query("SELECT file_path FROM invoices")[0].clone();
+    let text = pdf_text(Path::new(&file));
+    for bad in [
+        '\u{202E}', '\u{202D}', '\u{200B}', '\u{AD}', '\u{FEFF}', '\u{E000}', '\u{1b}', '?',
+    ] {
+        assert!(!text.contains(bad), "{bad:?} printed: {text}");
+    }
+    assert!(!text.contains("[31m"), "{text}");
+    for good in [
+        "Jan Jänsen de Vries",
+        "Hoofdstraat 12",
+        "Amsterdam",
+        "Mok blauw",
+    ] {
+        assert!(text.contains(good), "{good} missing: {text}");
+    }
+    // What is stored for re-rendering is the cleaned text too.
+    let buyer = env.query("SELECT buyer FROM invoice_pii");
+    assert!(buyer[0].contains("Jan Jänsen de Vries"), "{buyer:?}");
+    assert_documents_consistent(&env);
+}

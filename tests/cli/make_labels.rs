@@ -655,3 +655,165 @@ fn reprint_gives_the_stored_label_again_and_makes_nothing_new() {
     env.run(&["make-labels", "--reprint", "028-0000000-0000000"])
         .assert_code(1);
 }
+
+/// An order as `order` makes it, with `items` as (order item id, SKU, quantity) instead
+/// of its one item of quantity 1.
+fn order_with_items(env: &TestEnv, n: u32, items: &[(&str, &str, i64)]) -> String {
+    let id = order(env, n, ["Hoofdstraat 1", "", ""], "1011 AB", "NL", "MUG");
+    let mut o = env.sb().order(&id).unwrap();
+    o["orderItems"] = items
+        .iter()
+        .map(|(item, sku, qty)| {
+            json!({
+                "orderItemId": item, "quantityOrdered": qty,
+                "product": {"sellerSku": sku, "title": "Artikel"},
+            })
+        })
+        .collect();
+    env.sb().add_order(o).unwrap();
+    id
+}
+
+/// Issue #15, item 4: an order whose only item has quantity 0 has nothing to ship. It
+/// goes to review before PostNL is asked (no barcode, no paid label); items of quantity
+/// 0 beside real ones are left out of the parcel's weight and of the confirmation.
+#[test]
+fn an_order_with_nothing_to_ship_gets_no_label_and_zero_items_are_left_out() {
+    let env = TestEnv::sandboxed(0);
+    env.append_config("[labels.weights]\nMUG = 400\nVASE = 1500\n");
+    let empty = order_with_items(&env, 41, &[("4101", "MUG", 0)]);
+    let mixed = order_with_items(&env, 42, &[("4201", "MUG", 2), ("4202", "VASE", 0)]);
+    env.run(&["sync-orders"]).assert_code(0);
+    let r = env.run(&["--json", "make-labels"]);
+    r.assert_code(3);
+    let s: Value = serde_json::from_str(r.stdout.trim()).unwrap();
+    assert_eq!(
+        (s["labelled"].as_u64(), s["to_review"].as_u64()),
+        (Some(1), Some(1)),
+        "{s}"
+    );
+    assert_eq!(
+        reasons(&env).get(&empty).map(String::as_str),
+        Some("no_items")
+    );
+    assert_eq!(
+        env.query(&format!(
+            "SELECT stage FROM orders WHERE order_id = '{empty}'"
+        )),
+        vec!["review"]
+    );
+    // PostNL never heard of it: one barcode and one label, both for the other order.
+    assert_eq!(env.calls("postnl.barcode").len(), 1);
+    let sent = received(&env);
+    assert_eq!(sent.keys().collect::<Vec<_>>(), vec![&mixed]);
+    assert_eq!(
+        env.count(&format!(
+            "SELECT count(*) FROM parcels WHERE order_id = '{empty}'"
+        )),
+        0
+    );
+    // The real items ship: the weight is theirs alone, and the confirmation names them.
+    assert_eq!(sent[&mixed]["Dimension"]["Weight"], 800);
+    let confirms = env.calls("confirmShipment");
+    assert_eq!(confirms.len(), 1);
+    assert_eq!(
+        confirms[0]["body"]["packageDetail"]["orderItems"],
+        json!([{"orderItemId": "4201", "quantity": 2}])
+    );
+    assert_eq!(confirms[0]["status"], 204);
+}
+
+/// Issue #15, item 5, for labels: an order whose figures make no sense (negative totals,
+/// a grand total its items do not add up to) is corrupt or crafted; it goes to review
+/// before a label is bought, and the order beside it is labelled.
+#[test]
+fn an_order_whose_figures_make_no_sense_gets_no_label() {
+    let env = TestEnv::sandboxed(0);
+    let negative = order(&env, 51, ["Hoofdstraat 1", "", ""], "1011 AB", "NL", "MUG");
+    let mut o = env.sb().order(&negative).unwrap();
+    o["proceeds"]["grandTotal"]["amount"] = json!("-24.19");
+    o["orderItems"][0]["proceeds"]["proceedsTotal"]["amount"] = json!("-24.19");
+    env.sb().add_order(o).unwrap();
+    let inconsistent = order(&env, 52, ["Hoofdstraat 2", "", ""], "1011 AB", "NL", "MUG");
+    let mut o = env.sb().order(&inconsistent).unwrap();
+    o["proceeds"]["grandTotal"]["amount"] = json!("999.99");
+    env.sb().add_order(o).unwrap();
+    let good = order(&env, 53, ["Hoofdstraat 3", "", ""], "1011 AB", "NL", "MUG");
+    env.run(&["sync-orders"]).assert_code(0);
+    env.run(&["make-labels"]).assert_code(3);
+    let r = reasons(&env);
+    assert_eq!(r.get(&negative).map(String::as_str), Some("negative_total"));
+    assert_eq!(
+        r.get(&inconsistent).map(String::as_str),
+        Some("inconsistent_totals")
+    );
+    assert_eq!(received(&env).keys().collect::<Vec<_>>(), vec![&good]);
+    assert_eq!(env.calls("postnl.barcode").len(), 1);
+}
+
+/// Every string in a JSON value.
+fn strings(v: &Value, out: &mut Vec<String>) {
+    match v {
+        Value::String(s) => out.push(s.clone()),
+        Value::Array(a) => a.iter().for_each(|x| strings(x, out)),
+        Value::Object(o) => o.values().for_each(|x| strings(x, out)),
+        _ => {}
+    }
+}
+
+/// Issue #15, item 6: control, format (bidi overrides, zero-width) and private-use
+/// characters never reach PostNL: the name, street and city are sent cleaned (tabs and
+/// newlines one space, diacritics kept), and an order whose name is nothing but such
+/// characters goes to review (`unprintable_text`) before PostNL is asked.
+#[test]
+fn postnl_gets_no_control_format_or_private_use_characters() {
+    let env = TestEnv::sandboxed(0);
+    let hostile = order(
+        &env,
+        61,
+        ["\u{1b}[31mHoofd\u{AD}straat\u{202D} 12\r\n", "", ""],
+        "1011 AB",
+        "NL",
+        "MUG",
+    );
+    let mut o = env.sb().order(&hostile).unwrap();
+    let a = &mut o["recipient"]["deliveryAddress"];
+    a["name"] = json!("Jan \u{202E}Jänsen\u{0}\u{7}\tde\nVries");
+    a["companyName"] = json!("\u{E000}\u{200B}");
+    a["city"] = json!("Amster\u{200B}dam\u{FEFF}");
+    env.sb().add_order(o).unwrap();
+    let blank = order(&env, 62, ["Hoofdstraat 2", "", ""], "1011 AB", "NL", "MUG");
+    let mut o = env.sb().order(&blank).unwrap();
+    o["recipient"]["deliveryAddress"]["name"] = json!("\u{202E}\u{200B}\u{7}\u{E000}");
+    env.sb().add_order(o).unwrap();
+    env.run(&["sync-orders"]).assert_code(0);
+    env.run(&["make-labels"]).assert_code(3);
+    assert_eq!(
+        reasons(&env).get(&blank).map(String::as_str),
+        Some("unprintable_text")
+    );
+    let sent = received(&env);
+    assert_eq!(sent.keys().collect::<Vec<_>>(), vec![&hostile]);
+    let a = &sent[&hostile]["Addresses"][0];
+    assert_eq!(a["Name"], "Jan Jänsen de Vries");
+    assert_eq!(a["Street"], "Hoofdstraat");
+    assert_eq!(a["HouseNr"], "12");
+    assert_eq!(a["City"], "Amsterdam");
+    assert!(a.get("CompanyName").is_none(), "{a}");
+    // Nothing PostNL received holds such a character.
+    let mut all = Vec::new();
+    for r in env.calls("postnl.label") {
+        strings(&r["body"], &mut all);
+    }
+    assert!(all.iter().any(|s| s == "Amsterdam"), "{all:?}");
+    for s in &all {
+        assert!(
+            !s.chars().any(|c| c.is_control()
+                || matches!(
+                    c,
+                    '\u{202E}' | '\u{202D}' | '\u{200B}' | '\u{AD}' | '\u{FEFF}' | '\u{E000}'
+                )),
+            "{s:?}"
+        );
+    }
+}

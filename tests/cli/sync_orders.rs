@@ -376,7 +376,7 @@ pub fn add_canary_order(env: &TestEnv) -> Vec<String> {
                 "product": {"asin": "B000CANARY", "title": "Mok", "sellerSku": "MUG-1",
                             "price": {"unitPrice": {"amount": "19.99", "currencyCode": "EUR"}}},
                 "proceeds": {"proceedsTotal": {"amount": "24.19", "currencyCode": "EUR"},
-                             "breakdowns": [{"type": "ITEM", "subtotal": {"amount": "19.99", "currencyCode": "EUR"}},
+                             "breakdowns": [{"type": "ITEM", "subtotal": {"amount": "24.19", "currencyCode": "EUR"}},
                                             {"type": "TAX", "subtotal": {"amount": "4.20", "currencyCode": "EUR"}}]}
             }]
         }))
