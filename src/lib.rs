@@ -25,6 +25,7 @@ pub mod secrets;
 pub mod spapi;
 pub mod store;
 pub mod ui;
+pub mod zone;
 
 use std::process::ExitCode;
 

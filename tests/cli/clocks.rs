@@ -113,9 +113,10 @@ fn after_the_march_change_the_day_starts_at_22_utc() {
 /// every command at config load with exit 2 and a hint.
 #[test]
 fn seller_timezone_is_a_setting_and_an_unknown_zone_is_refused() {
-    let env = TestEnv::sandboxed(0);
+    let mut env = TestEnv::sandboxed(0);
     env.add_config("amazon", "first_sync_days", "60");
     mug("028-0000015-0000705", "2026-09-30T22:30:00Z").add_to(&env);
+    env.now = "2026-10-20T10:00:00Z".into();
     env.add_config("seller", "timezone", "\"UTC\"");
     env.run(&["sync-orders"]).assert_code(0);
     make_invoices(&env, 0);
@@ -125,7 +126,7 @@ fn seller_timezone_is_a_setting_and_an_unknown_zone_is_refused() {
     );
 
     env.set_config("timezone", "\"Europe/Amsterdamm\"");
-    for args in [&["sync-orders"][..], &["make-invoices"], &["show-config"]] {
+    for args in [&["sync-orders"][..], &["make-invoices"], &["status"]] {
         let r = env.run(args);
         r.assert_code(2);
         let e = r.one_error();
