@@ -183,11 +183,13 @@ fn render_only(n: usize) -> anyhow::Result<()> {
             valid_to: None,
         },
     ])?;
+    let zone = fulfil::zone::SellerZone::amsterdam();
     let prepared_at = Instant::now();
     let mut docs: Vec<InvoiceDocument> = Vec::with_capacity(n);
     for (i, o) in orders.iter().enumerate() {
         let (f, pii) = facts(o);
-        let Ok(p) = issue::prepare(&f, Some(&pii), &engine_seller, &categories, Lang::En) else {
+        let Ok(p) = issue::prepare(&f, Some(&pii), &engine_seller, &categories, Lang::En, &zone)
+        else {
             continue;
         };
         let Ok(c) = vat::compute(&p.invoice, &table) else {

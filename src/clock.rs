@@ -86,10 +86,72 @@ pub fn rfc3339(t: OffsetDateTime) -> String {
         .unwrap_or_else(|_| t.unix_timestamp().to_string())
 }
 
+/// Formats an instant as an HTTP `Date` (RFC 7231 IMF-fixdate, `Sun, 06 Nov 1994 08:49:37 GMT`).
+pub fn http_date(t: OffsetDateTime) -> String {
+    httpdate::fmt_http_date(std::time::SystemTime::from(t))
+}
+
+/// Reads an HTTP `Date` header (any of the three forms RFC 7231 accepts).
+pub fn parse_http_date(s: &str) -> Option<OffsetDateTime> {
+    httpdate::parse_http_date(s.trim())
+        .ok()
+        .map(OffsetDateTime::from)
+}
+
+/// A server's clock as its `Date` headers show it, against ours (issue #15): the
+/// difference `server − local` of the latest answer that carried a readable `Date`.
+///
+/// A `Date` has whole seconds and is written before the answer travels, so the server
+/// seems up to a second plus the latency behind: a cutoff taken from it errs early.
+#[derive(Debug, Default)]
+pub struct PeerClock {
+    offset: std::cell::Cell<Option<time::Duration>>,
+}
+
+impl PeerClock {
+    /// Notes the `Date` of an answer received at `local` (our clock).
+    pub fn observe(&self, date: Option<&str>, local: OffsetDateTime) {
+        if let Some(server) = date.and_then(parse_http_date) {
+            self.offset.set(Some(server - local));
+        }
+    }
+
+    /// `server − local`, once an answer carried a `Date`.
+    pub fn offset(&self) -> Option<time::Duration> {
+        self.offset.get()
+    }
+
+    /// The server's time now, by our clock plus the last offset seen.
+    pub fn now(&self, local: OffsetDateTime) -> Option<OffsetDateTime> {
+        self.offset().map(|o| local + o)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use time::macros::datetime;
+
+    #[test]
+    fn http_dates_round_trip_and_peer_offsets() {
+        let t = datetime!(2026-11-20 10:03:07 UTC);
+        assert_eq!(http_date(t), "Fri, 20 Nov 2026 10:03:07 GMT");
+        assert_eq!(parse_http_date("Fri, 20 Nov 2026 10:03:07 GMT"), Some(t));
+        // The obsolete forms a recipient must accept.
+        assert_eq!(parse_http_date("Friday, 20-Nov-26 10:03:07 GMT"), Some(t));
+        assert_eq!(parse_http_date("Fri Nov 20 10:03:07 2026"), Some(t));
+        assert_eq!(parse_http_date("2026-11-20T10:03:07Z"), None);
+        let peer = PeerClock::default();
+        assert_eq!(peer.offset(), None);
+        peer.observe(Some("not a date"), t);
+        assert_eq!(peer.now(t), None);
+        peer.observe(Some("Fri, 20 Nov 2026 10:00:07 GMT"), t);
+        assert_eq!(peer.offset(), Some(time::Duration::minutes(-3)));
+        assert_eq!(
+            peer.now(t + time::Duration::minutes(1)),
+            Some(datetime!(2026-11-20 10:01:07 UTC))
+        );
+    }
 
     #[test]
     fn pinned_clock_starts_at_pin_and_moves_forward() {

@@ -384,6 +384,22 @@ pub struct SellerSection {
     pub legal_name: Option<String>,
     /// Chamber of Commerce (KvK) number, printed on invoices.
     pub kvk: Option<String>,
+    /// The seller's time zone (IANA name, default `Europe/Amsterdam`): the day of a
+    /// document's dates, its number series' year and its tax quarter (issue #15).
+    pub timezone: Option<String>,
+}
+
+impl SellerSection {
+    /// The seller's time zone; Europe/Amsterdam unless `seller.timezone` names another.
+    ///
+    /// # Errors
+    /// When the name is not in the built-in IANA database (also refused at load).
+    pub fn zone(&self) -> Result<crate::zone::SellerZone, crate::zone::UnknownZone> {
+        match &self.timezone {
+            Some(name) => crate::zone::SellerZone::named(name),
+            None => Ok(crate::zone::SellerZone::amsterdam()),
+        }
+    }
 }
 
 /// How the print file is laid out.
@@ -996,6 +1012,12 @@ impl Config {
                 Some("amazon.fulfilled_by"),
                 "list at least one of MERCHANT, AMAZON",
             ));
+        }
+        if let Err(e) = self.seller.zone() {
+            return Err(ConfigError::new(&src, Some("seller.timezone"), e.to_string())
+                .with_hint(
+                    "use an IANA time zone name such as Europe/Amsterdam (the default), Europe/Brussels or UTC",
+                ));
         }
         self.invoices.check(&src)?;
         Ok(())

@@ -30,6 +30,7 @@ pub mod store;
 pub mod transport;
 pub mod ui;
 pub mod vies;
+pub mod zone;
 
 use std::process::ExitCode;
 

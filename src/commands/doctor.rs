@@ -221,6 +221,9 @@ pub fn run_checks(ctx: &Ctx, online: bool) -> Vec<Check> {
     });
     if let Some(cfg) = &cfg {
         out.push(check_endpoints(cfg, online));
+        if online {
+            out.push(check_clock(cfg, &ctx.clock));
+        }
         out.push(check_secret_age(cfg, ctx.clock.now().date()));
     } else {
         out.push(Check::skip("endpoints", no_config));
@@ -721,6 +724,84 @@ fn check_endpoints(cfg: &Config, online: bool) -> Check {
     Check::ok(NAME, format!("{} ({how})", seen.join(", ")))
 }
 
+/// Beyond this difference from Amazon's or PostNL's clock, `doctor --online` warns: the
+/// sync window's margin (three minutes against Amazon's two) starts to shrink, and
+/// documents dated near midnight may take the wrong day.
+const CLOCK_WARN: time::Duration = time::Duration::seconds(60);
+/// Beyond this, it fails: documents, label time stamps and purge deadlines are off by
+/// minutes, and a clock this far off is not drift but a setting to fix.
+const CLOCK_FAIL: time::Duration = time::Duration::minutes(5);
+
+/// `--online` only (issue #15): the local clock against the `Date` of Amazon's and
+/// PostNL's answers to a request without credentials (a GET of the endpoint's root).
+fn check_clock(cfg: &Config, clock: &crate::clock::Clock) -> Check {
+    const NAME: &str = "clock";
+    let http = match crate::transport::client(Duration::from_secs(10)) {
+        Ok(h) => h,
+        Err(e) => return Check::skip(NAME, format!("no HTTP client: {e}")),
+    };
+    let peers = [
+        ("Amazon", cfg.amazon.sp_endpoint()),
+        ("PostNL", cfg.postnl.base_url()),
+    ];
+    let mut parts = Vec::new();
+    let mut silent = Vec::new();
+    let mut worst = time::Duration::ZERO;
+    for (who, url) in peers {
+        let date = crate::transport::check_endpoint(&url)
+            .ok()
+            .and_then(|()| http.get(&url).send().ok())
+            .and_then(|r| {
+                r.headers()
+                    .get(reqwest::header::DATE)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(crate::clock::parse_http_date)
+            });
+        let Some(theirs) = date else {
+            silent.push(who);
+            continue;
+        };
+        let ahead = clock.now() - theirs;
+        worst = worst.max(ahead.abs());
+        parts.push(clock_difference(who, ahead));
+    }
+    if parts.is_empty() {
+        return Check::skip(
+            NAME,
+            "neither Amazon nor PostNL answered with a Date header (see endpoints)",
+        );
+    }
+    let mut detail = format!("this computer's clock is {}", parts.join(", "));
+    if !silent.is_empty() {
+        detail = format!("{detail}; no Date from {}", silent.join(" or "));
+    }
+    let hint = "set the clock right, e.g. turn on NTP (`timedatectl set-ntp true`): invoices are dated, labels stamped and personal data purged by this clock";
+    if worst > CLOCK_FAIL {
+        Check::fail(NAME, detail, hint)
+    } else if worst > CLOCK_WARN {
+        Check::warn(NAME, detail, hint)
+    } else {
+        Check::ok(NAME, detail)
+    }
+}
+
+/// `ahead of Amazon's by 3 min (181 s)`, `behind PostNL's by 4 s`, `in step with Amazon's`.
+fn clock_difference(who: &str, ahead: time::Duration) -> String {
+    let secs = ahead.whole_seconds();
+    let size = secs.unsigned_abs();
+    let by = if size >= 60 {
+        format!("{} min ({size} s)", (size + 30) / 60)
+    } else {
+        format!("{size} s")
+    };
+    match secs {
+        // A Date has whole seconds and is written before the answer travels.
+        -1..=1 => format!("in step with {who}'s"),
+        s if s > 0 => format!("ahead of {who}'s by {by}"),
+        _ => format!("behind {who}'s by {by}"),
+    }
+}
+
 fn check_secret_age(cfg: &Config, today: time::Date) -> Check {
     const NAME: &str = "secret-age";
     let rotated = cfg.amazon.client_secret_rotated_on();
@@ -891,6 +972,25 @@ fn human(bytes: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn clock_differences_read_as_words() {
+        let d = time::Duration::seconds;
+        assert_eq!(clock_difference("Amazon", d(1)), "in step with Amazon's");
+        assert_eq!(clock_difference("Amazon", d(-1)), "in step with Amazon's");
+        assert_eq!(
+            clock_difference("PostNL", d(42)),
+            "ahead of PostNL's by 42 s"
+        );
+        assert_eq!(
+            clock_difference("Amazon", d(179)),
+            "ahead of Amazon's by 3 min (179 s)"
+        );
+        assert_eq!(
+            clock_difference("Amazon", d(-601)),
+            "behind Amazon's by 10 min (601 s)"
+        );
+    }
 
     #[test]
     fn cloud_folders_by_name_case_insensitive() {

@@ -85,6 +85,7 @@ use crate::store::invoices::{self as db, Issued, NewDocument};
 use crate::store::orders as order_db;
 use crate::store::vies as vies_db;
 use crate::vies::{self, ViesError};
+use crate::zone::SellerZone;
 
 pub const COMMAND: &str = "make-invoices";
 
@@ -169,6 +170,8 @@ struct Settings<'c> {
     lang: Lang,
     table: RateTable,
     dir: PathBuf,
+    /// The seller's zone: every date of a document is the seller's day (issue #15).
+    zone: SellerZone,
 }
 
 impl<'c> Settings<'c> {
@@ -208,6 +211,10 @@ impl<'c> Settings<'c> {
         let table = inv
             .rate_table()
             .map_err(|e| ConfigError::new(&src, Some("invoices.extra_rates"), e))?;
+        let zone = cfg
+            .seller
+            .zone()
+            .map_err(|e| ConfigError::new(&src, Some("seller.timezone"), e.to_string()))?;
         Ok(Settings {
             cfg,
             seller,
@@ -215,6 +222,7 @@ impl<'c> Settings<'c> {
             lang: inv.language,
             table,
             dir: cfg.invoices_dir(),
+            zone,
         })
     }
 }
@@ -261,7 +269,9 @@ struct Run<'a> {
 pub fn run(ctx: &Ctx, args: &MakeInvoicesArgs) -> anyhow::Result<Outcome> {
     let cfg = ctx.config()?;
     let settings = Settings::new(cfg)?;
-    let today = ctx.clock.now().date();
+    // The seller's day, not the UTC day: it dates the documents, picks the number
+    // series' year and, through the dates, the tax quarter (issue #15).
+    let today = settings.zone.date(ctx.clock.now());
     // Take the writer lock before touching the directory: a run that is still writing
     // owns its temporary files.
     drop(ctx.store(COMMAND)?);
@@ -392,6 +402,7 @@ impl Run<'_> {
             &self.s.seller,
             &inv.tax_categories,
             self.s.lang,
+            &self.s.zone,
         ) {
             Ok(p) => p,
             Err(r) => return Ok(Err(r)),

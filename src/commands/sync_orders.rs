@@ -2,7 +2,9 @@
 //!
 //! One window per run: `lastUpdatedAfter` = the last checkpoint minus a small overlap,
 //! `lastUpdatedBefore` = three minutes ago (Amazon wants it at least two minutes in the
-//! past). Pages of 100 are fetched with the pagination token and the exact same
+//! past), by Amazon's clock when it is behind ours: the token is fetched first and the
+//! `Date` of LWA's answer says Amazon's time, so a server clock minutes fast does not make
+//! Amazon refuse every window (issue #15). Pages of 100 are fetched with the pagination token and the exact same
 //! parameters. Each page is written in one transaction together with the resume point,
 //! so a run killed at any moment loses and duplicates nothing: the next run resumes
 //! the window with the saved token (while it is younger than a day) or restarts it.
@@ -41,6 +43,8 @@ pub struct SyncOrdersArgs {}
 
 /// Amazon wants the window's end at least two minutes in the past; keep three.
 const BEFORE_MARGIN: time::Duration = time::Duration::minutes(3);
+/// A difference between our clock and Amazon's worth a line in the log.
+const CLOCK_TOLERANCE: time::Duration = time::Duration::seconds(60);
 /// A pagination token lives 24 h; do not resume with one older than this.
 const TOKEN_MAX_AGE: time::Duration = time::Duration::hours(23);
 /// Longer strings than this in an order are refused rather than stored.
@@ -95,6 +99,20 @@ pub fn run(ctx: &Ctx, _args: &SyncOrdersArgs) -> anyhow::Result<Outcome> {
             state::get(store.conn(), &window_key)?.and_then(|s| serde_json::from_str(&s).ok());
         (saved, checkpoint)
     };
+    // The window's end by the earlier of our clock and Amazon's (issue #15): a token
+    // first, whose answer carries Amazon's `Date`.
+    client.authorize()?;
+    let local = ctx.clock.now();
+    let amazon_now = client.amazon_now();
+    if let Some(a) = amazon_now
+        && (local - a).abs() > CLOCK_TOLERANCE
+    {
+        tracing::info!(
+            offset_s = (local - a).whole_seconds(),
+            "the local clock differs from Amazon's; the window ends by Amazon's time when ours is ahead"
+        );
+    }
+    let window_end = amazon_now.map_or(local, |a| a.min(local)) - BEFORE_MARGIN;
     let fresh = |checkpoint: Option<&str>| -> anyhow::Result<Window> {
         let after = match checkpoint.and_then(|c| parse_rfc3339(c).ok()) {
             Some(c) => c - time::Duration::seconds(i64::from(cfg.amazon.sync_overlap_seconds)),
@@ -103,7 +121,7 @@ pub fn run(ctx: &Ctx, _args: &SyncOrdersArgs) -> anyhow::Result<Outcome> {
         Ok(Window {
             params: SearchParams {
                 last_updated_after: rfc3339(after),
-                last_updated_before: rfc3339(now - BEFORE_MARGIN),
+                last_updated_before: rfc3339(window_end),
                 marketplace_ids: marketplaces.clone(),
                 fulfilled_by: fulfilled_by.clone(),
                 included_data: included.clone(),

@@ -22,6 +22,7 @@ use super::render::{BuyerBlock, SellerBlock};
 use super::vat::{Buyer, Currency, Invoice, Lang, Line, LineKind, Seller};
 use crate::config::SellerSection;
 use crate::store::orders::{ItemRow, PiiRow};
+use crate::zone::SellerZone;
 
 /// The anonymous facts of an order that an invoice is built from.
 #[derive(Debug, Clone, PartialEq)]
@@ -109,14 +110,15 @@ fn amount(s: Option<&String>) -> Result<Option<Decimal>, Refusal> {
     }
 }
 
-/// The date of supply: the UTC date on which the order was dispatched.
-pub fn supply_date(facts: &OrderFacts) -> Result<Date, Refusal> {
+/// The date of supply: the seller's day (in `zone`) on which the order was dispatched,
+/// never the UTC day (issue #15).
+pub fn supply_date(facts: &OrderFacts, zone: &SellerZone) -> Result<Date, Refusal> {
     let at = facts
         .fulfilled_at
         .as_deref()
         .ok_or_else(|| Refusal::new("not_shipped"))?;
     crate::clock::parse_rfc3339(at)
-        .map(time::OffsetDateTime::date)
+        .map(|t| zone.date(t))
         .map_err(|_| Refusal::new("bad_timestamp"))
 }
 
@@ -148,8 +150,9 @@ pub fn prepare(
     seller: &Seller,
     categories: &BTreeMap<String, TaxCategory>,
     lang: Lang,
+    zone: &SellerZone,
 ) -> Result<Prepared, Refusal> {
-    let supply = supply_date(facts)?;
+    let supply = supply_date(facts, zone)?;
     let country = facts
         .destination_country
         .clone()
@@ -541,7 +544,15 @@ mod tests {
         let mut f = facts("DE", vec![book, mug]);
         f.grand_total = Some("37.00".into());
         let cats = BTreeMap::from([("BOOK-1".to_string(), TaxCategory::Books)]);
-        let p = prepare(&f, None, &seller(), &cats, Lang::En).unwrap();
+        let p = prepare(
+            &f,
+            None,
+            &seller(),
+            &cats,
+            Lang::En,
+            &SellerZone::amsterdam(),
+        )
+        .unwrap();
         assert_eq!(p.invoice.lines.len(), 4);
         assert_eq!(p.invoice.lines[1].belongs_to, Some(0));
         assert_eq!(p.invoice.lines[3].belongs_to, Some(2));
@@ -570,9 +581,16 @@ mod tests {
         f.fulfilled_at = None;
         let cats = BTreeMap::new();
         let err = |f: &OrderFacts| {
-            prepare(f, None, &seller(), &cats, Lang::En)
-                .unwrap_err()
-                .reason
+            prepare(
+                f,
+                None,
+                &seller(),
+                &cats,
+                Lang::En,
+                &SellerZone::amsterdam(),
+            )
+            .unwrap_err()
+            .reason
         };
         assert_eq!(err(&f), "not_shipped");
         let mut f = facts("NL", vec![i.clone()]);
@@ -603,10 +621,26 @@ mod tests {
             ..PiiRow::default()
         };
         let mut f = facts("DE", vec![i]);
-        let p = prepare(&f, Some(&pii), &seller(), &BTreeMap::new(), Lang::En).unwrap();
+        let p = prepare(
+            &f,
+            Some(&pii),
+            &seller(),
+            &BTreeMap::new(),
+            Lang::En,
+            &SellerZone::amsterdam(),
+        )
+        .unwrap();
         assert_eq!(p.invoice.buyer.vat_id, None);
         f.is_business = true;
-        let p = prepare(&f, Some(&pii), &seller(), &BTreeMap::new(), Lang::En).unwrap();
+        let p = prepare(
+            &f,
+            Some(&pii),
+            &seller(),
+            &BTreeMap::new(),
+            Lang::En,
+            &SellerZone::amsterdam(),
+        )
+        .unwrap();
         assert_eq!(p.invoice.buyer.vat_id.as_deref(), Some("DE123456789"));
         // Unconfirmed by VIES (issue #14), it is a consumer sale...
         let c = compute(&p.invoice, &RateTable::builtin()).unwrap();

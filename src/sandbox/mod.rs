@@ -300,7 +300,6 @@ impl Response {
         self
     }
 
-    #[cfg(test)]
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers
             .iter()
@@ -511,8 +510,17 @@ impl Shared {
         lock(&self.limits).take(operation, now)
     }
 
-    /// Runs one request through the whole pipeline and records it.
+    /// Runs one request through the whole pipeline and records it. Every answer carries
+    /// a `Date` from the sandbox clock, as Amazon's and PostNL's carry theirs (issue #15):
+    /// a client compares its clock with it, and sync-orders ends its window by it.
     fn process(&self, req: &Request, seq: u64, fault: Fault) -> Reply {
+        match self.process_undated(req, seq, fault) {
+            Reply::Respond(resp, delay) => Reply::Respond(dated(resp, self.now()), delay),
+            Reply::Drop => Reply::Drop,
+        }
+    }
+
+    fn process_undated(&self, req: &Request, seq: u64, fault: Fault) -> Reply {
         let (api, op) = classify(req);
         if api == "sandbox" {
             return Reply::Respond(self.control(req), None);
@@ -1045,7 +1053,8 @@ fn worker(shared: &Shared, server: &tiny_http::Server, recv_lock: &Mutex<()>) {
                 if let Some(d) = delay {
                     std::thread::sleep(d);
                 }
-                let _ = raw.respond(to_tiny(resp));
+                // The host's clock must never date an answer: tiny_http would add its own.
+                let _ = raw.respond(to_tiny(dated(resp, shared.now())));
             }
             Reply::Drop => {
                 // tiny_http offers no way to reset a connection, so the exchange is ended with
@@ -1084,6 +1093,15 @@ fn read_request(raw: &mut tiny_http::Request) -> Result<Request, Request> {
     }
     req.body = body;
     Ok(req)
+}
+
+/// The answer with a `Date` header (RFC 7231) from the sandbox clock, unless it has one.
+fn dated(mut resp: Response, now: OffsetDateTime) -> Response {
+    if resp.header("date").is_none() {
+        resp.headers
+            .push(("Date".to_owned(), crate::clock::http_date(now)));
+    }
+    resp
 }
 
 fn to_tiny(resp: Response) -> tiny_http::Response<std::io::Cursor<Vec<u8>>> {

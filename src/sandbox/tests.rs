@@ -2324,3 +2324,48 @@ fn roles_parse_and_print() {
     );
     assert!("admin".parse::<Roles>().is_err());
 }
+
+// ---------------------------------------------------------------------------------------------
+// Issue #15, item 8: the sandbox's own time in every answer
+
+/// Every answer (LWA, SP-API, PostNL, an unknown path, the controls) carries a `Date`
+/// header in the RFC 7231 form, read from the sandbox clock and not the host's, so that a
+/// client can compare its clock with the service's as it would with Amazon's.
+#[test]
+fn every_answer_has_a_date_header_from_the_sandbox_clock() {
+    let sb = start(3);
+    sb.advance(Duration::days(400) + Duration::seconds(7));
+    let tok = token(&sb);
+    let answers = [
+        lwa(&sb, b"grant_type=refresh_token"),
+        get(
+            &sb,
+            &tok,
+            "/orders/2026-01-01/orders?marketplaceIds=A1805IZSGTT6HS",
+        ),
+        get(&sb, &tok, "/no/such/path"),
+        sb.call(&Request::from_target(
+            "GET",
+            "/shipment/v2_2/label",
+            &[],
+            b"",
+        )),
+        sb.call(&Request::from_target("GET", "/_sandbox/now", &[], b"")),
+    ];
+    for r in answers {
+        let date = r
+            .header("date")
+            .unwrap_or_else(|| panic!("no Date header on a {} answer: {:?}", r.status, r.headers));
+        let fmt = time::macros::format_description!(
+            "[weekday repr:short], [day] [month repr:short] [year] [hour]:[minute]:[second] GMT"
+        );
+        let t = time::PrimitiveDateTime::parse(date, &fmt)
+            .unwrap_or_else(|e| panic!("`{date}` is not an IMF-fixdate: {e}"))
+            .assume_utc();
+        let now = sb.now();
+        assert!(
+            t <= now && now - t < Duration::seconds(5),
+            "Date {date} is not the sandbox's time {now}"
+        );
+    }
+}

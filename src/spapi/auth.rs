@@ -41,6 +41,8 @@ pub struct Lwa {
     creds: LwaCredentials,
     cached: RefCell<Option<Cached>>,
     calls: std::cell::Cell<u32>,
+    /// The `Date` of LWA's last answer (Amazon's time), until the client takes it.
+    date: RefCell<Option<String>>,
 }
 
 /// Refresh a token this long before it expires (or a tenth of its life, if shorter).
@@ -52,12 +54,18 @@ impl Lwa {
             creds,
             cached: RefCell::new(None),
             calls: std::cell::Cell::new(0),
+            date: RefCell::new(None),
         }
     }
 
     /// Token calls made so far.
     pub fn calls(&self) -> u32 {
         self.calls.get()
+    }
+
+    /// The `Date` header of the last token answer, once (issue #15: Amazon's own time).
+    pub fn take_date(&self) -> Option<String> {
+        self.date.borrow_mut().take()
     }
 
     /// Forgets the cached token (Amazon said it expired).
@@ -89,6 +97,11 @@ impl Lwa {
             .send()
             .map_err(|e| super::network_error("LWA token", 1, &e))?;
         let status = resp.status().as_u16();
+        *self.date.borrow_mut() = resp
+            .headers()
+            .get(reqwest::header::DATE)
+            .and_then(|v| v.to_str().ok())
+            .map(|d| d.chars().take(64).collect());
         let bytes = resp
             .bytes()
             .map_err(|e| super::network_error("LWA token", 1, &e))?;

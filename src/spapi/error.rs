@@ -94,6 +94,11 @@ impl Classify for SpapiError {
                 "the app may lack a role for this call (Direct-to-Consumer Shipping, Tax Invoicing): add it in Seller Central, authorize again, and list it under amazon.roles".into(),
                 "or the refresh token was revoked, or the LWA client secret is older than 180 days".into(),
             ],
+            // Amazon measures "two minutes before the time of the request" by its own
+            // clock: a refusal of that rule means ours is ahead (issue #15).
+            SpapiError::BadRequest { message, .. } if refuses_future_times(message) => vec![
+                "this computer's clock is probably ahead of Amazon's: set it right (e.g. `timedatectl set-ntp true`); `fulfil doctor --online` compares the clocks".into(),
+            ],
             SpapiError::BadRequest { .. } => vec![
                 "this is a bug in fulfil: please report it with the request id".into(),
             ],
@@ -105,5 +110,42 @@ impl Classify for SpapiError {
             }
             _ => Vec::new(),
         }
+    }
+}
+
+/// True for Amazon's refusal of a time too close to (or past) its own now, such as
+/// `lastUpdatedBefore must be at least two minutes before the time of the request.`
+fn refuses_future_times(message: &str) -> bool {
+    let m = message.to_ascii_lowercase();
+    m.contains("before the time of the request") || m.contains("in the future")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bad_request(message: &str) -> SpapiError {
+        SpapiError::BadRequest {
+            op: "searchOrders",
+            code: "InvalidInput".into(),
+            message: message.into(),
+            request_id: None,
+        }
+    }
+
+    #[test]
+    fn a_refused_time_names_the_clock_not_a_bug() {
+        let e = bad_request(
+            "lastUpdatedBefore must be at least two minutes before the time of the request.",
+        );
+        let hints = e.hints();
+        assert_eq!(hints.len(), 1);
+        assert!(
+            hints[0].contains("clock is probably ahead of Amazon's"),
+            "{hints:?}"
+        );
+        assert!(!hints[0].contains("bug"), "{hints:?}");
+        let other = bad_request("marketplaceIds is required.");
+        assert!(other.hints()[0].contains("bug in fulfil"));
     }
 }

@@ -24,7 +24,7 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::time::Duration;
 
-use secrecy::ExposeSecret as _;
+use secrecy::{ExposeSecret as _, SecretString};
 
 use crate::clock::Clock;
 use crate::store::state::BucketRow;
@@ -66,6 +66,8 @@ pub struct Client<'a> {
     store: Option<&'a dyn BucketStore>,
     retry: Backoff,
     stats: RefCell<Stats>,
+    /// Amazon's clock, from the `Date` of its answers (LWA and SP-API; issue #15).
+    amazon: crate::clock::PeerClock,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -103,6 +105,7 @@ impl<'a> Client<'a> {
             store,
             retry: Backoff::new(retry, seed),
             stats: RefCell::new(Stats::default()),
+            amazon: crate::clock::PeerClock::default(),
         }
     }
 
@@ -171,6 +174,45 @@ impl<'a> Client<'a> {
         self.clock.sleep(d);
     }
 
+    /// An access token from the cache or LWA; `None` when a temporary failure was waited
+    /// out and the caller should try again (counted in `tries`).
+    fn token(&self, tries: u32) -> Result<Option<SecretString>, SpapiError> {
+        let result = self.lwa.token(self.http, self.clock.now());
+        self.amazon
+            .observe(self.lwa.take_date().as_deref(), self.clock.now());
+        match result {
+            Ok(t) => Ok(Some(t)),
+            Err(
+                SpapiError::Server { .. }
+                | SpapiError::Network { .. }
+                | SpapiError::Malformed { .. },
+            ) if tries < self.retry.policy.max_tries => {
+                self.pause(self.backoff(tries));
+                Ok(None)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Gets an access token now, with the usual retries, instead of with the first call:
+    /// LWA's answer tells Amazon's time before a call needs it (sync-orders ends its
+    /// window by that time; issue #15).
+    pub fn authorize(&self) -> Result<(), SpapiError> {
+        let mut tries = 0u32;
+        loop {
+            tries += 1;
+            if self.token(tries)?.is_some() {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Amazon's time now, by the `Date` of its last answer and our clock since; `None`
+    /// before any answer carried one.
+    pub fn amazon_now(&self) -> Option<time::OffsetDateTime> {
+        self.amazon.now(self.clock.now())
+    }
+
     /// Makes one call with rate limiting, token handling and retries.
     pub fn call(&self, call: &Call<'_>) -> Result<Reply, SpapiError> {
         let op = call.op.name();
@@ -180,17 +222,8 @@ impl<'a> Client<'a> {
         let mut throttles = 0u32;
         loop {
             tries += 1;
-            let token = match self.lwa.token(self.http, self.clock.now()) {
-                Ok(t) => t,
-                Err(
-                    SpapiError::Server { .. }
-                    | SpapiError::Network { .. }
-                    | SpapiError::Malformed { .. },
-                ) if tries < self.retry.policy.max_tries => {
-                    self.pause(self.backoff(tries));
-                    continue;
-                }
-                Err(e) => return Err(e),
+            let Some(token) = self.token(tries)? else {
+                continue;
             };
             self.acquire(call.op);
             self.stats.borrow_mut().calls += 1;
@@ -221,6 +254,8 @@ impl<'a> Client<'a> {
                 }
             };
             let status = resp.status().as_u16();
+            self.amazon
+                .observe(header(&resp, "date").as_deref(), self.clock.now());
             let request_id = header(&resp, "x-amzn-requestid");
             let limit = header(&resp, "x-amzn-ratelimit-limit")
                 .and_then(|v| limits::parse_limit_header(&v));

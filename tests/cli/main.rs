@@ -3,6 +3,7 @@
 mod common;
 
 mod audit;
+mod clocks;
 mod doctor;
 mod foundation;
 mod make_invoices;
