@@ -15,3 +15,4 @@ mod storage;
 mod sync_orders;
 mod tax_report;
 mod transport;
+mod trust;
