@@ -88,6 +88,10 @@ pub struct Config {
     /// The file this came from.
     #[serde(skip)]
     pub path: PathBuf,
+    /// Owner and mode of the file as it was read (from the open file, so that a file
+    /// swapped after reading cannot pass for it); see [`crate::trust::check_config`].
+    #[serde(skip)]
+    pub file_meta: Option<std::fs::Metadata>,
 }
 
 /// A secret value read from the file; never printed.
@@ -799,7 +803,15 @@ impl Config {
     /// Reads the file and applies the environment, without checking the values.
     fn load_parts(path: &Path) -> Result<Config, ConfigError> {
         let src = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|e| {
+        let read = || -> std::io::Result<(String, std::fs::Metadata)> {
+            use std::io::Read as _;
+            let mut f = std::fs::File::open(path)?;
+            let meta = f.metadata()?;
+            let mut text = String::new();
+            f.read_to_string(&mut text)?;
+            Ok((text, meta))
+        };
+        let (text, meta) = read().map_err(|e| {
             let err = ConfigError::new(&src, None, format!("cannot read the config file: {e}"));
             if e.kind() == std::io::ErrorKind::NotFound {
                 err.with_hint("run `fulfil init` to create one, or pass --config PATH")
@@ -810,7 +822,9 @@ impl Config {
         let env: BTreeMap<String, String> = std::env::vars()
             .filter(|(k, _)| k.starts_with("FULFIL_"))
             .collect();
-        Self::parse_parts(path, &text, &env)
+        let mut cfg = Self::parse_parts(path, &text, &env)?;
+        cfg.file_meta = Some(meta);
+        Ok(cfg)
     }
 
     /// Parses text plus overrides; separate from `load` so tests need no process env.

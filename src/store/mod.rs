@@ -19,7 +19,7 @@ pub mod purge;
 pub mod state;
 
 use std::fs::{File, OpenOptions};
-use std::os::unix::fs::{MetadataExt as _, OpenOptionsExt as _, PermissionsExt as _};
+use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
 use std::path::{Path, PathBuf};
 
 use rusqlite::{Connection, OpenFlags, OptionalExtension as _};
@@ -42,8 +42,8 @@ pub enum StoreError {
     Missing(PathBuf),
     #[error("the key does not match the database {0} (or it is not a fulfil database)")]
     KeyMismatch(PathBuf),
-    #[error("the key file {0} is readable by other users or not owned by you")]
-    KeyPermissions(PathBuf),
+    #[error("the key file {}", .1.detail(.0))]
+    KeyPermissions(PathBuf, crate::trust::Problem),
     #[error("the database key is not 64 hexadecimal characters")]
     KeyFormat,
     #[error("SQLCipher is not linked: the database would not be encrypted")]
@@ -79,7 +79,7 @@ impl Classify for StoreError {
                     .into(),
                 "the database file was not changed".into(),
             ],
-            StoreError::KeyPermissions(p) => vec![format!("run: chmod 600 {}", p.display())],
+            StoreError::KeyPermissions(p, problem) => vec![problem.hint(p)],
             StoreError::KeyFormat => {
                 vec!["the key file holds the 64 hex characters written by `fulfil init`".into()]
             }
@@ -170,12 +170,12 @@ pub fn hex(bytes: &[u8]) -> String {
 
 /// Checks that a key file belongs to this user and is not readable by others.
 pub fn check_key_file(path: &Path) -> Result<(), StoreError> {
+    use crate::trust::{Kind, Need};
     let meta = std::fs::metadata(path)?;
-    let me = rustix::process::geteuid().as_raw();
-    if meta.uid() != me || meta.mode() & 0o077 != 0 {
-        return Err(StoreError::KeyPermissions(path.to_path_buf()));
+    match crate::trust::inspect(&meta, Kind::File, Need::Private, crate::trust::me()) {
+        Some(problem) => Err(StoreError::KeyPermissions(path.to_path_buf(), problem)),
+        None => Ok(()),
     }
-    Ok(())
 }
 
 /// Writes a new key file with mode 0600; never overwrites.
