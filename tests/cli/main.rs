@@ -14,5 +14,6 @@ mod sandbox_cli;
 mod storage;
 mod sync_orders;
 mod tax_report;
+mod time_limits;
 mod transport;
 mod trust;
