@@ -4,6 +4,7 @@
 //! The binary is a thin wrapper around [`run`], so tests can call commands in-process.
 
 pub mod audit;
+pub mod child;
 pub mod cli;
 pub mod clock;
 pub mod commands;

@@ -314,7 +314,6 @@ fn inline_secrets(path: &Path) -> Vec<String> {
 /// false): they fail here, and the `config` or `data-dir` line says why.
 fn check_secrets(cfg: &Config, trusted: bool) -> (Check, Option<DbKey>) {
     const NAME: &str = "secrets";
-    let src = cfg.source();
     let a = &cfg.amazon;
     let specs: [SecretSpec; 4] = [
         a.client_id(),
@@ -335,7 +334,7 @@ fn check_secrets(cfg: &Config, trusted: bool) -> (Check, Option<DbKey>) {
             failed.push(format!("{}_command: {UNTRUSTED}", spec.name));
             continue;
         }
-        match secrets::resolve(spec, &src) {
+        match cfg.resolve_secret(spec) {
             Ok(_) => resolved += 1,
             Err(e) => {
                 failed.push(without_source(&e));
@@ -348,7 +347,7 @@ fn check_secrets(cfg: &Config, trusted: bool) -> (Check, Option<DbKey>) {
         failed.push(format!("store.key_command: {UNTRUSTED}"));
         None
     } else {
-        match secrets::resolve(&db_key, &src) {
+        match cfg.resolve_secret(&db_key) {
             Ok(text) => match DbKey::parse(&text) {
                 Ok(k) => {
                     resolved += 1;

@@ -15,7 +15,6 @@
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 
 use anyhow::Context as _;
 use clap::Args;
@@ -343,7 +342,7 @@ fn sender(cfg: &Config) -> anyhow::Result<Address> {
 }
 
 fn postnl_client<'a>(ctx: &'a Ctx, cfg: &Config) -> anyhow::Result<pn::Client<'a>> {
-    let key: SecretString = crate::secrets::resolve(&cfg.postnl.api_key(), &cfg.source())?;
+    let key: SecretString = cfg.resolve_secret(&cfg.postnl.api_key())?;
     let client = pn::Client::new(
         ctx.http()?,
         &cfg.postnl.base_url(),
@@ -723,7 +722,7 @@ fn deliver(
     };
     let (bytes, pages) = print::merge(pdfs, layout)?;
     if let Some(cmd) = &args.print_command {
-        pipe(cmd, &bytes)?;
+        pipe(cmd, &bytes, cfg.print_timeout())?;
         return Ok((format!("| {cmd}"), pages));
     }
     // The print file's name is taken (created empty, exclusively) before it is recorded
@@ -884,20 +883,30 @@ pub fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn pipe(cmd: &str, bytes: &[u8]) -> anyhow::Result<()> {
-    let mut child = Command::new("sh")
-        .arg("-c")
-        .arg(cmd)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .with_context(|| "cannot start the print command")?;
-    if let Some(mut stdin) = child.stdin.take() {
-        stdin
-            .write_all(bytes)
-            .context("the print command did not take the file")?;
-    }
-    let status = child.wait()?;
+/// Pipes the print file to the seller's command (see [`crate::child`]: its own process
+/// group, a time limit). A failure leaves the labels unprinted: the next run prints them.
+fn pipe(cmd: &str, bytes: &[u8], limit: std::time::Duration) -> anyhow::Result<()> {
+    let status = match crate::child::run(cmd, Some(bytes), false, limit) {
+        Ok(f) => f.status,
+        Err(crate::child::ChildError::TimedOut(_)) => {
+            return Err(AppError::new(
+                crate::error::Exit::Failed,
+                format!(
+                    "--print-command did not finish within {} s; it was stopped and the labels stay unprinted",
+                    limit.as_secs()
+                ),
+            )
+            .hint("the next run prints them again (or: make-labels --reprint ORDER)")
+            .hint(format!(
+                "if the printer needs longer, raise labels.print_timeout_secs (now {})",
+                limit.as_secs()
+            ))
+            .into());
+        }
+        Err(e) => {
+            return Err(anyhow::Error::new(e).context("cannot run the print command"));
+        }
+    };
     if !status.success() {
         return Err(AppError::new(
             crate::error::Exit::Failed,

@@ -217,20 +217,18 @@ fn issue_15_a_second_run_gets_exit_4_at_once_and_a_stopped_run_ends_its_command(
         "the stopped run's command child is still running"
     );
 
-    // And nothing is stuck: with the command fixed the next run works.
-    secret_from(&env, "true");
+    // And nothing is stuck: with the secret fixed the next run works.
     let text = std::fs::read_to_string(env.config()).unwrap();
-    std::fs::write(
-        env.config(),
-        text.replace(
-            "client_secret_command = \"true\"",
-            &format!(
-                "client_secret = {}",
-                toml_str(fulfil::sandbox::creds::LWA_CLIENT_SECRET)
-            ),
-        ),
-    )
-    .unwrap();
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("client_secret_command ="))
+        .unwrap()
+        .to_string();
+    let fixed = format!(
+        "client_secret = {}",
+        toml_str(fulfil::sandbox::creds::LWA_CLIENT_SECRET)
+    );
+    std::fs::write(env.config(), text.replace(&line, &fixed)).unwrap();
     env.run(&["sync-orders"]).assert_code(0);
 }
 
