@@ -867,7 +867,7 @@ fn reserve_unique(dir: &Path, stem: &str) -> anyhow::Result<PathBuf> {
 }
 
 /// Writes a file with mode 0600 through a temporary file and a rename (which replaces
-/// the file if it exists: callers take the name first, see [`reserve`]).
+/// the file if it exists: callers take the name first, see `reserve`).
 pub fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     create_dir_private(path)?;
     let dir = parent_dir(path);
