@@ -85,9 +85,15 @@ pub struct Config {
     pub invoices: InvoicesSection,
     #[serde(default)]
     pub network: NetworkSection,
+    #[serde(default)]
+    pub secrets: SecretsSection,
     /// The file this came from.
     #[serde(skip)]
     pub path: PathBuf,
+    /// Owner and mode of the file as it was read (from the open file, so that a file
+    /// swapped after reading cannot pass for it); see [`crate::trust::check_config`].
+    #[serde(skip)]
+    pub file_meta: Option<std::fs::Metadata>,
 }
 
 /// A secret value read from the file; never printed.
@@ -490,6 +496,10 @@ pub struct LabelsSection {
     /// Share the buyer's e-mail and phone with PostNL for its delivery notifications.
     #[serde(default)]
     pub notify_buyer: bool,
+    /// Seconds `--print-command` may take before it (and what it started) is stopped
+    /// and the labels stay unprinted; 1 to 86400 (issue #15).
+    #[serde(default = "default_print_timeout")]
+    pub print_timeout_secs: u64,
     #[serde(default)]
     pub products: ProductsSection,
 }
@@ -506,6 +516,9 @@ fn default_weight() -> u32 {
 fn default_carrier() -> String {
     "PostNL".into()
 }
+fn default_print_timeout() -> u64 {
+    300
+}
 
 impl Default for LabelsSection {
     fn default() -> Self {
@@ -519,6 +532,7 @@ impl Default for LabelsSection {
             confirm_shipment: ConfirmMode::OnLabel,
             carrier_code: default_carrier(),
             notify_buyer: false,
+            print_timeout_secs: default_print_timeout(),
             products: ProductsSection::default(),
         }
     }
@@ -549,6 +563,28 @@ impl Default for NetworkSection {
 impl NetworkSection {
     pub fn timeout(&self) -> std::time::Duration {
         std::time::Duration::from_secs(self.timeout_secs)
+    }
+}
+
+/// How secrets given as `*_command` are run.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SecretsSection {
+    /// Seconds a `*_command` may take before it (and what it started) is stopped and
+    /// the run fails; 1 to 3600 (issue #15).
+    #[serde(default = "default_secret_command_timeout")]
+    pub command_timeout_secs: u64,
+}
+
+fn default_secret_command_timeout() -> u64 {
+    crate::secrets::DEFAULT_COMMAND_TIMEOUT_SECS
+}
+
+impl Default for SecretsSection {
+    fn default() -> Self {
+        Self {
+            command_timeout_secs: default_secret_command_timeout(),
+        }
     }
 }
 
@@ -828,6 +864,7 @@ const SECTIONS: &[&str] = &[
     "labels",
     "invoices",
     "network",
+    "secrets",
 ];
 
 /// The default data and config directory: `$XDG_DATA_HOME/fulfil` or `~/.local/share/fulfil`.
@@ -864,7 +901,15 @@ impl Config {
     /// Reads the file and applies the environment, without checking the values.
     fn load_parts(path: &Path) -> Result<Config, ConfigError> {
         let src = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|e| {
+        let read = || -> std::io::Result<(String, std::fs::Metadata)> {
+            use std::io::Read as _;
+            let mut f = std::fs::File::open(path)?;
+            let meta = f.metadata()?;
+            let mut text = String::new();
+            f.read_to_string(&mut text)?;
+            Ok((text, meta))
+        };
+        let (text, meta) = read().map_err(|e| {
             let err = ConfigError::new(&src, None, format!("cannot read the config file: {e}"));
             if e.kind() == std::io::ErrorKind::NotFound {
                 err.with_hint("run `fulfil init` to create one, or pass --config PATH")
@@ -875,7 +920,9 @@ impl Config {
         let env: BTreeMap<String, String> = std::env::vars()
             .filter(|(k, _)| k.starts_with("FULFIL_"))
             .collect();
-        Self::parse_parts(path, &text, &env)
+        let mut cfg = Self::parse_parts(path, &text, &env)?;
+        cfg.file_meta = Some(meta);
+        Ok(cfg)
     }
 
     /// Parses text plus overrides; separate from `load` so tests need no process env.
@@ -942,6 +989,26 @@ impl Config {
                 format!("{} seconds is outside 1 to 600", self.network.timeout_secs),
             )
             .with_hint("60 (the default) suits Amazon and PostNL"));
+        }
+        if !(1..=3600).contains(&self.secrets.command_timeout_secs) {
+            return Err(ConfigError::new(
+                &src,
+                Some("secrets.command_timeout_secs"),
+                format!(
+                    "{} seconds is outside 1 to 3600",
+                    self.secrets.command_timeout_secs
+                ),
+            ));
+        }
+        if !(1..=86_400).contains(&self.labels.print_timeout_secs) {
+            return Err(ConfigError::new(
+                &src,
+                Some("labels.print_timeout_secs"),
+                format!(
+                    "{} seconds is outside 1 to 86400",
+                    self.labels.print_timeout_secs
+                ),
+            ));
         }
         if self.retention.fulfilled_days > 30 {
             return Err(ConfigError::new(
@@ -1125,6 +1192,20 @@ impl Config {
 
     pub fn source(&self) -> String {
         self.path.display().to_string()
+    }
+
+    /// Resolves a secret; a `*_command` gets `secrets.command_timeout_secs`.
+    pub fn resolve_secret(&self, spec: &SecretSpec) -> Result<SecretString, ConfigError> {
+        crate::secrets::resolve(
+            spec,
+            &self.source(),
+            std::time::Duration::from_secs(self.secrets.command_timeout_secs),
+        )
+    }
+
+    /// How long `--print-command` may take.
+    pub fn print_timeout(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.labels.print_timeout_secs)
     }
 }
 

@@ -100,6 +100,9 @@ impl Ctx {
             return Ok(c);
         }
         let c = Config::load(&self.config_path)?;
+        // A config or data directory others can change is not used at all: its
+        // `*_command` secrets would run as this user (issue #15).
+        crate::trust::check_config(&c)?;
         Ok(self.config.get_or_init(|| c))
     }
 
@@ -112,7 +115,7 @@ impl Ctx {
         {
             store::check_key_file(file)?;
         }
-        let secret = crate::secrets::resolve(&spec, &cfg.source())?;
+        let secret = cfg.resolve_secret(&spec)?;
         Ok(DbKey::parse(&secret)?)
     }
 
@@ -137,11 +140,23 @@ impl Ctx {
 
     fn store_in(&self, mode: Mode, command: &str) -> anyhow::Result<RefMut<'_, Store>> {
         if self.store.get().is_none() {
-            let key = self.db_key()?;
             let cfg = self.config()?;
             let path = cfg.database_path();
-            let (mut s, key) = match Store::open(&path, &key, mode) {
-                Err(store::StoreError::KeyMismatch(_)) => self.recover_rotation(&path, mode)?,
+            // The writer lock before the key: a `store.key_command` can wait, and a second
+            // run must get exit 4 at once instead of waiting with the first (issue #15).
+            let lock = match mode {
+                Mode::Write => Some(store::WriterLock::take(&path)?),
+                _ => None,
+            };
+            let key = self.db_key()?;
+            let opened = match &lock {
+                Some(lock) => Store::open_locked(&path, &key, lock),
+                None => Store::open(&path, &key, mode),
+            };
+            let (mut s, key) = match opened {
+                Err(store::StoreError::KeyMismatch(_)) => {
+                    self.recover_rotation(&path, mode, lock.as_ref())?
+                }
                 other => (other?, key),
             };
             self.opened.set(Some(mode));
@@ -182,6 +197,7 @@ impl Ctx {
         &self,
         path: &std::path::Path,
         mode: Mode,
+        lock: Option<&store::WriterLock>,
     ) -> anyhow::Result<(Store, DbKey)> {
         let cfg = self.config()?;
         let spec = cfg.db_key();
@@ -199,7 +215,10 @@ impl Ctx {
         store::check_key_file(&next)?;
         let text = std::fs::read_to_string(&next)?;
         let key = DbKey::parse(&secrecy::SecretString::from(text))?;
-        let s = Store::open(path, &key, mode)?;
+        let s = match lock {
+            Some(lock) => Store::open_locked(path, &key, lock)?,
+            None => Store::open(path, &key, mode)?,
+        };
         std::fs::rename(&next, key_file)?;
         tracing::warn!("finished an interrupted key rotation");
         Ok((s, key))
@@ -218,17 +237,17 @@ impl Ctx {
     pub fn spapi(&self, command: &str) -> anyhow::Result<spapi::Client<'_>> {
         let cfg = self.config()?;
         let a = &cfg.amazon;
-        let src = cfg.source();
-        let lwa = spapi::Lwa::new(spapi::LwaCredentials {
-            url: a.lwa_url(),
-            client_id: secrets::resolve(&a.client_id(), &src)?,
-            client_secret: secrets::resolve(&a.client_secret(), &src)?,
-            refresh_token: secrets::resolve(&a.refresh_token(), &src)?,
-        });
         crate::transport::check_endpoint(&a.sp_endpoint())?;
         crate::transport::check_endpoint(&a.lwa_url())?;
-        // Open the store first, so that the bucket state is there.
+        // Open the store first: its writer lock comes before the secrets, whose commands
+        // can wait (issue #15), and the bucket state is there.
         drop(self.store(command)?);
+        let lwa = spapi::Lwa::new(spapi::LwaCredentials {
+            url: a.lwa_url(),
+            client_id: cfg.resolve_secret(&a.client_id())?,
+            client_secret: cfg.resolve_secret(&a.client_secret())?,
+            refresh_token: cfg.resolve_secret(&a.refresh_token())?,
+        });
         let cell: &RefCell<Store> = self.store.get().context("store not open")?;
         Ok(spapi::Client::new(
             self.http()?,

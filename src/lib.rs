@@ -4,6 +4,7 @@
 //! The binary is a thin wrapper around [`run`], so tests can call commands in-process.
 
 pub mod audit;
+pub mod child;
 pub mod cli;
 pub mod clock;
 pub mod commands;
@@ -28,6 +29,7 @@ pub mod secrets;
 pub mod spapi;
 pub mod store;
 pub mod transport;
+pub mod trust;
 pub mod ui;
 pub mod vies;
 pub mod zone;

@@ -38,6 +38,7 @@ pub(crate) fn as_classify<'a>(
         crate::spapi::SpapiError,
         crate::postnl::PostnlError,
         crate::vies::ViesError,
+        crate::trust::Untrusted,
     );
     None
 }

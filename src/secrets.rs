@@ -1,15 +1,22 @@
 //! Resolving secrets from a value, a file or a command, without ever printing them.
 
-use std::io::Read as _;
-use std::process::{Command, Stdio};
+use std::time::Duration;
 
 use secrecy::{ExposeSecret as _, SecretString};
 use zeroize::Zeroize as _;
 
+use crate::child::ChildError;
 use crate::config::{ConfigError, SecretSpec};
 
-/// Resolves one secret. Exactly one source must be set.
-pub fn resolve(spec: &SecretSpec, source: &str) -> Result<SecretString, ConfigError> {
+/// Seconds a `*_command` secret may take by default (`secrets.command_timeout_secs`).
+pub const DEFAULT_COMMAND_TIMEOUT_SECS: u64 = 30;
+
+/// Resolves one secret; a command gets `limit` to answer. Exactly one source must be set.
+pub fn resolve(
+    spec: &SecretSpec,
+    source: &str,
+    limit: Duration,
+) -> Result<SecretString, ConfigError> {
     let name = spec.name;
     let set = usize::from(spec.value.is_some())
         + usize::from(spec.file.is_some())
@@ -46,7 +53,7 @@ pub fn resolve(spec: &SecretSpec, source: &str) -> Result<SecretString, ConfigEr
         return non_empty(secret, source, name);
     }
     if let Some(cmd) = &spec.command {
-        return run_command(cmd, source, name);
+        return run_command(cmd, source, name, limit);
     }
     unreachable!("one source is set")
 }
@@ -63,33 +70,48 @@ fn non_empty(s: SecretString, source: &str, name: &str) -> Result<SecretString, 
     }
 }
 
-/// Runs `sh -c CMD`; its stdout (trimmed) is the secret. stderr is not shown, since a
-/// secret manager might print the value there on error.
-fn run_command(cmd: &str, source: &str, name: &str) -> Result<SecretString, ConfigError> {
+/// Runs `sh -c CMD` (see [`crate::child`]: its own process group, a time limit); its
+/// stdout (trimmed) is the secret. stderr is not shown, since a secret manager might
+/// print the value there on error; nor is stdout in any error.
+fn run_command(
+    cmd: &str,
+    source: &str,
+    name: &str,
+    limit: Duration,
+) -> Result<SecretString, ConfigError> {
     let key = format!("{}_command", leaf(name));
-    let mut child = Command::new("sh")
-        .arg("-c")
-        .arg(cmd)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .map_err(|e| ConfigError::new(source, Some(&key), format!("cannot run: {e}")))?;
-    let mut out = String::new();
-    if let Some(mut stdout) = child.stdout.take() {
-        let _ = stdout.read_to_string(&mut out);
-    }
-    let status = child
-        .wait()
-        .map_err(|e| ConfigError::new(source, Some(&key), format!("cannot run: {e}")))?;
-    if !status.success() {
-        out.zeroize();
+    let finished = match crate::child::run(cmd, None, true, limit) {
+        Ok(f) => f,
+        Err(ChildError::TimedOut(_)) => {
+            return Err(ConfigError::new(
+                source,
+                None,
+                format!(
+                    "{name}_command did not finish within {} s; it was stopped",
+                    limit.as_secs()
+                ),
+            )
+            .with_hint(format!(
+                "a secret manager that asks for a passphrase waits for ever under cron; if the command needs longer, raise secrets.command_timeout_secs (now {})",
+                limit.as_secs()
+            )));
+        }
+        Err(e) => {
+            return Err(ConfigError::new(
+                source,
+                Some(&key),
+                format!("cannot run: {e}"),
+            ));
+        }
+    };
+    if !finished.status.success() {
         return Err(ConfigError::new(
             source,
             Some(&key),
-            format!("the command failed ({status})"),
+            format!("the command failed ({})", finished.status),
         ));
     }
+    let mut out = String::from_utf8_lossy(&finished.stdout).into_owned();
     let secret = SecretString::from(out.trim().to_string());
     out.zeroize();
     non_empty(secret, source, name)
@@ -151,6 +173,8 @@ mod tests {
     use super::*;
     use crate::config::SecretText;
 
+    const LIMIT: Duration = Duration::from_secs(DEFAULT_COMMAND_TIMEOUT_SECS);
+
     fn spec() -> SecretSpec {
         SecretSpec {
             name: "amazon.client_secret",
@@ -162,31 +186,37 @@ mod tests {
     fn value_file_and_command() {
         let mut s = spec();
         s.value = Some(SecretText(SecretString::from("abc")));
-        assert_eq!(resolve(&s, "cfg").unwrap().expose_secret(), "abc");
+        assert_eq!(resolve(&s, "cfg", LIMIT).unwrap().expose_secret(), "abc");
 
         let dir = tempfile::tempdir().unwrap();
         let f = dir.path().join("secret");
         std::fs::write(&f, "from-file\n").unwrap();
         let mut s = spec();
         s.file = Some(f);
-        assert_eq!(resolve(&s, "cfg").unwrap().expose_secret(), "from-file");
+        assert_eq!(
+            resolve(&s, "cfg", LIMIT).unwrap().expose_secret(),
+            "from-file"
+        );
 
         let mut s = spec();
         s.command = Some("printf 'from-cmd\\n'".into());
-        assert_eq!(resolve(&s, "cfg").unwrap().expose_secret(), "from-cmd");
+        assert_eq!(
+            resolve(&s, "cfg", LIMIT).unwrap().expose_secret(),
+            "from-cmd"
+        );
     }
 
     #[test]
     fn missing_twice_and_failing() {
-        let e = resolve(&spec(), "cfg").unwrap_err();
+        let e = resolve(&spec(), "cfg", LIMIT).unwrap_err();
         assert!(e.to_string().contains("amazon.client_secret"));
         let mut s = spec();
         s.value = Some(SecretText(SecretString::from("a")));
         s.command = Some("true".into());
-        assert!(resolve(&s, "cfg").is_err());
+        assert!(resolve(&s, "cfg", LIMIT).is_err());
         let mut s = spec();
         s.command = Some("echo leaked-secret; exit 3".into());
-        let e = resolve(&s, "cfg").unwrap_err().to_string();
+        let e = resolve(&s, "cfg", LIMIT).unwrap_err().to_string();
         assert!(e.contains("client_secret_command"), "{e}");
         assert!(!e.contains("leaked-secret"), "{e}");
     }

@@ -168,6 +168,7 @@ fn working_day(
                 c,
                 &make_labels::MakeLabelsArgs {
                     out: Some(print_file.to_path_buf()),
+                    overwrite: false,
                     print_command: None,
                     reprint: None,
                     no_confirm: false,

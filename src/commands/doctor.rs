@@ -26,6 +26,7 @@ use crate::ctx::Ctx;
 use crate::error::Exit;
 use crate::secrets::{self, SecretAge};
 use crate::store::{self, DbKey, Mode, Store, StoreError};
+use crate::trust::{self, Kind, Need};
 
 /// Check the setup: config, secrets, file ownership and modes, the database and its
 /// integrity, endpoints, the LWA secret's age, overdue personal data, disk space
@@ -168,7 +169,7 @@ pub fn run_checks(ctx: &Ctx, online: bool) -> Vec<Check> {
     let me = rustix::process::geteuid().as_raw();
 
     let key = if let Some(cfg) = &cfg {
-        let (check, key) = check_secrets(cfg);
+        let (check, key) = check_secrets(cfg, trust::check_config(cfg).is_ok());
         out.push(check);
         key
     } else {
@@ -258,10 +259,15 @@ fn check_config_file(cfg: &Config) -> Check {
     const NAME: &str = "config";
     let path = &cfg.path;
     let inline = inline_secrets(path);
+    let me = trust::me();
     if inline.is_empty() {
-        return Check::ok(NAME, format!("{} parses", path.display()));
+        // Nobody else may change it: it names the commands fulfil runs (issue #15).
+        let c = check_path(NAME, path, Kind::File, Need::Unwritable, me, false);
+        if c.status == Status::Ok {
+            return Check::ok(NAME, format!("{} parses", path.display()));
+        }
+        return c;
     }
-    let me = rustix::process::geteuid().as_raw();
     let c = check_private(NAME, path, Kind::File, me, false);
     if c.status == Status::Ok {
         return Check::ok(
@@ -307,9 +313,10 @@ fn inline_secrets(path: &Path) -> Vec<String> {
 }
 
 /// Resolves every secret (values are dropped at once) and returns the database key.
-fn check_secrets(cfg: &Config) -> (Check, Option<DbKey>) {
+/// The `*_command` secrets of a config that others can change are not run (`trusted`
+/// false): they fail here, and the `config` or `data-dir` line says why.
+fn check_secrets(cfg: &Config, trusted: bool) -> (Check, Option<DbKey>) {
     const NAME: &str = "secrets";
-    let src = cfg.source();
     let a = &cfg.amazon;
     let specs: [SecretSpec; 4] = [
         a.client_id(),
@@ -326,7 +333,11 @@ fn check_secrets(cfg: &Config) -> (Check, Option<DbKey>) {
             unset.push(spec.name);
             continue;
         }
-        match secrets::resolve(spec, &src) {
+        if !trusted && spec.command.is_some() {
+            failed.push(format!("{}_command: {UNTRUSTED}", spec.name));
+            continue;
+        }
+        match cfg.resolve_secret(spec) {
             Ok(_) => resolved += 1,
             Err(e) => {
                 failed.push(without_source(&e));
@@ -334,24 +345,30 @@ fn check_secrets(cfg: &Config) -> (Check, Option<DbKey>) {
             }
         }
     }
-    let key = match secrets::resolve(&cfg.db_key(), &src) {
-        Ok(text) => match DbKey::parse(&text) {
-            Ok(k) => {
-                resolved += 1;
-                Some(k)
-            }
+    let db_key = cfg.db_key();
+    let key = if !trusted && db_key.command.is_some() {
+        failed.push(format!("store.key_command: {UNTRUSTED}"));
+        None
+    } else {
+        match cfg.resolve_secret(&db_key) {
+            Ok(text) => match DbKey::parse(&text) {
+                Ok(k) => {
+                    resolved += 1;
+                    Some(k)
+                }
+                Err(e) => {
+                    failed.push(format!("store.key: {e}"));
+                    hints.push(
+                        "the key file holds the 64 hex characters written by `fulfil init`".into(),
+                    );
+                    None
+                }
+            },
             Err(e) => {
-                failed.push(format!("store.key: {e}"));
-                hints.push(
-                    "the key file holds the 64 hex characters written by `fulfil init`".into(),
-                );
+                failed.push(without_source(&e));
+                hints.extend(e.hint.clone());
                 None
             }
-        },
-        Err(e) => {
-            failed.push(without_source(&e));
-            hints.extend(e.hint.clone());
-            None
         }
     };
     let check = if !failed.is_empty() {
@@ -374,6 +391,9 @@ fn check_secrets(cfg: &Config) -> (Check, Option<DbKey>) {
     (check, key)
 }
 
+/// Why doctor did not run a secret command.
+const UNTRUSTED: &str = "not run: other users can change the config or the data directory";
+
 /// A secret error without the config path in front (the config line already names it).
 fn without_source(e: &crate::config::ConfigError) -> String {
     match &e.key {
@@ -393,12 +413,6 @@ fn check_not_root(uid: u32) -> Check {
     } else {
         Check::ok(NAME, format!("running as uid {uid}"))
     }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Kind {
-    File,
-    Dir,
 }
 
 /// The key file must be the user's and 0600; a key kept in the config makes the
@@ -426,7 +440,19 @@ fn check_key_file(cfg: &Config, me: u32) -> Check {
 
 /// Owned by this user and closed to everyone else (0600 for files, 0700 for directories).
 fn check_private(name: &'static str, path: &Path, kind: Kind, me: u32, lazy: bool) -> Check {
-    let want = if kind == Kind::Dir { 0o700 } else { 0o600 };
+    check_path(name, path, kind, Need::Private, me, lazy)
+}
+
+/// A path judged against a need by [`crate::trust`], the judgement the commands
+/// refuse by, so that doctor and the commands say the same.
+fn check_path(
+    name: &'static str,
+    path: &Path,
+    kind: Kind,
+    need: Need,
+    me: u32,
+    lazy: bool,
+) -> Check {
     let meta = match std::fs::metadata(path) {
         Ok(m) => m,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound && lazy => {
@@ -446,41 +472,21 @@ fn check_private(name: &'static str, path: &Path, kind: Kind, me: u32, lazy: boo
             );
         }
     };
-    if (kind == Kind::Dir) != meta.is_dir() {
-        let what = if kind == Kind::Dir {
-            "a directory"
-        } else {
-            "a file"
-        };
-        return Check::fail(
+    match trust::inspect(&meta, kind, need, me) {
+        Some(problem) => Check::fail(name, problem.detail(path), problem.hint(path)),
+        None if meta.uid() == me => Check::ok(
             name,
-            format!("{} is not {what}", path.display()),
-            "correct the path in the config",
-        );
-    }
-    let mode = meta.mode() & 0o777;
-    if meta.uid() != me {
-        return Check::fail(
+            format!("{} {:04o}, yours", path.display(), meta.mode() & 0o777),
+        ),
+        None => Check::ok(
             name,
             format!(
-                "{} is owned by uid {}, not by this user (uid {me})",
+                "{} {:04o}, root's, and only root can change it",
                 path.display(),
-                meta.uid()
+                meta.mode() & 0o777
             ),
-            format!("run fulfil as its owner, or: chown {me} {}", path.display()),
-        );
+        ),
     }
-    if mode & 0o077 != 0 {
-        return Check::fail(
-            name,
-            format!(
-                "{} has mode {mode:04o}: other users can reach it",
-                path.display()
-            ),
-            format!("run: chmod {want:o} {}", path.display()),
-        );
-    }
-    Check::ok(name, format!("{} {mode:04o}, yours", path.display()))
 }
 
 /// Folder names (lower case) of sync clients: the name itself, or a prefix that the

@@ -15,7 +15,6 @@
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 
 use anyhow::Context as _;
 use clap::Args;
@@ -50,10 +49,14 @@ pub const COMMAND: &str = "make-labels";
 /// (see `fulfil review`).
 #[derive(Debug, Args)]
 pub struct MakeLabelsArgs {
-    /// Write the print file here (mode 0600) [default: labels/labels-TIME.pdf in the
-    /// data directory]
+    /// Write the print file here (mode 0600); an existing file is never replaced unless
+    /// --overwrite is given [default: labels/labels-TIME.pdf in the data directory, with
+    /// a suffix when that name is taken]
     #[arg(long, value_name = "FILE", conflicts_with = "print_command")]
     pub out: Option<PathBuf>,
+    /// Let --out replace an existing file
+    #[arg(long, requires = "out")]
+    pub overwrite: bool,
     /// Pipe the print file to this command, e.g. `lp -d labels`, and write nothing to disk
     #[arg(long, value_name = "CMD")]
     pub print_command: Option<String>,
@@ -85,6 +88,15 @@ struct Planned {
 
 pub fn run(ctx: &Ctx, args: &MakeLabelsArgs) -> anyhow::Result<Outcome> {
     let cfg = ctx.config()?;
+    // Before any label is made: --out onto an existing file would fail at the end
+    // (issue #15). The file is created exclusively when written, so this is only the
+    // early answer, not the guarantee.
+    if let Some(out) = &args.out
+        && !args.overwrite
+        && std::fs::symlink_metadata(out).is_ok()
+    {
+        return Err(out_exists(out).into());
+    }
     if let Some(order_id) = &args.reprint {
         return reprint(ctx, cfg, args, order_id);
     }
@@ -330,7 +342,7 @@ fn sender(cfg: &Config) -> anyhow::Result<Address> {
 }
 
 fn postnl_client<'a>(ctx: &'a Ctx, cfg: &Config) -> anyhow::Result<pn::Client<'a>> {
-    let key: SecretString = crate::secrets::resolve(&cfg.postnl.api_key(), &cfg.source())?;
+    let key: SecretString = cfg.resolve_secret(&cfg.postnl.api_key())?;
     let client = pn::Client::new(
         ctx.http()?,
         &cfg.postnl.base_url(),
@@ -767,23 +779,36 @@ fn deliver(
     };
     let (bytes, pages) = print::merge(pdfs, layout)?;
     if let Some(cmd) = &args.print_command {
-        pipe(cmd, &bytes)?;
+        pipe(cmd, &bytes, cfg.print_timeout())?;
         return Ok((format!("| {cmd}"), pages));
     }
-    let path = if let Some(p) = &args.out {
-        p.clone()
-    } else {
-        let stamp = time::macros::format_description!("[year][month][day]-[hour][minute][second]");
-        let name = format!(
-            "labels-{}.pdf",
-            ctx.clock.now().format(&stamp).unwrap_or_default()
-        );
-        cfg.labels_dir().join(name)
+    // The print file's name is taken (created empty, exclusively) before it is recorded
+    // and written, so that no other file is ever replaced: a reprint in the same second
+    // as its batch gets a name of its own instead of the batch's (issue #15).
+    let path = match &args.out {
+        Some(p) if args.overwrite => p.clone(),
+        Some(p) => {
+            create_dir_private(p)?;
+            reserve(p).map_err(|e| {
+                if e.kind() == std::io::ErrorKind::AlreadyExists {
+                    anyhow::Error::new(out_exists(p))
+                } else {
+                    anyhow::Error::new(e).context(format!("cannot write {}", p.display()))
+                }
+            })?;
+            p.clone()
+        }
+        None => {
+            let stamp =
+                time::macros::format_description!("[year][month][day]-[hour][minute][second]");
+            let stamp = ctx.clock.now().format(&stamp).unwrap_or_default();
+            reserve_unique(&cfg.labels_dir(), &format!("labels-{stamp}"))?
+        }
     };
-    // Recorded for purge before it exists: a run killed between writing the file and
-    // recording it would leave labels with names and addresses that purge never hears
-    // of (issue #8). A record whose file never came is harmless to purge.
-    {
+    // Recorded for purge before it has content: a run killed between writing the file
+    // and recording it would leave labels with names and addresses that purge never
+    // hears of (issue #8). A record whose file stayed empty is harmless to purge.
+    let track = || -> anyhow::Result<()> {
         let store = ctx.store(COMMAND)?;
         db::track_file(
             store.conn(),
@@ -792,8 +817,15 @@ fn deliver(
             ids,
             &rfc3339(ctx.clock.now()),
         )?;
+        Ok(())
+    };
+    if let Err(e) = track().and_then(|()| write_private(&path, &bytes)) {
+        // The name taken for it goes again, unless the seller's own file was replaced.
+        if !args.overwrite {
+            let _ = std::fs::remove_file(&path);
+        }
+        return Err(e);
     }
-    write_private(&path, &bytes)?;
     crate::failpoint::hit("make-labels:print-file-written");
     Ok((path.display().to_string(), pages))
 }
@@ -815,18 +847,87 @@ fn sweep_temp_files(dir: &Path) {
     }
 }
 
-/// Writes a file with mode 0600 through a temporary file and a rename.
-pub fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
-    use std::os::unix::fs::DirBuilderExt as _;
-    let dir = path
-        .parent()
+/// The error for `--out` onto a file that exists.
+fn out_exists(path: &Path) -> AppError {
+    AppError::config(format!(
+        "{} already exists; a print file never replaces a file",
+        path.display()
+    ))
+    .hint("choose another --out FILE, or add --overwrite to replace it")
+}
+
+/// The directory a file goes in (`.` for a bare name).
+fn parent_dir(path: &Path) -> PathBuf {
+    path.parent()
         .filter(|p| !p.as_os_str().is_empty())
-        .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
+        .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
+}
+
+/// Creates the directory a file goes in (mode 0700), if need be.
+fn create_dir_private(path: &Path) -> anyhow::Result<()> {
+    use std::os::unix::fs::DirBuilderExt as _;
+    let dir = parent_dir(path);
     std::fs::DirBuilder::new()
         .recursive(true)
         .mode(0o700)
         .create(&dir)
         .with_context(|| format!("cannot create {}", dir.display()))?;
+    Ok(())
+}
+
+/// Takes a file name by creating the file empty (mode 0600), exclusively: fails with
+/// `AlreadyExists` when any file (or link) has that name.
+fn reserve(path: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt as _;
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .map(drop)
+}
+
+/// Most names tried for one second's print file before giving up.
+const MAX_SUFFIX: u32 = 999;
+
+/// Takes the first free name of `STEM.pdf`, `STEM_2.pdf`, `STEM_3.pdf`, … in `dir`
+/// (created 0700 if need be). `_` sorts after `.`, so the names sort by time, and the
+/// second print file of a second after the first.
+fn reserve_unique(dir: &Path, stem: &str) -> anyhow::Result<PathBuf> {
+    create_dir_private(&dir.join(stem))?;
+    for n in 1..=MAX_SUFFIX {
+        let name = if n == 1 {
+            format!("{stem}.pdf")
+        } else {
+            format!("{stem}_{n}.pdf")
+        };
+        let path = dir.join(name);
+        match reserve(&path) {
+            Ok(()) => return Ok(path),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => {
+                return Err(
+                    anyhow::Error::new(e).context(format!("cannot write in {}", dir.display()))
+                );
+            }
+        }
+    }
+    Err(AppError::new(
+        crate::error::Exit::Failed,
+        format!(
+            "{MAX_SUFFIX} print files named {stem} already exist in {}",
+            dir.display()
+        ),
+    )
+    .hint("move the old print files out of the labels directory")
+    .into())
+}
+
+/// Writes a file with mode 0600 through a temporary file and a rename (which replaces
+/// the file if it exists: callers take the name first, see `reserve`).
+pub fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    create_dir_private(path)?;
+    let dir = parent_dir(path);
     let mut tmp = tempfile::Builder::new()
         .prefix(TEMP_PREFIX)
         .tempfile_in(&dir)
@@ -839,20 +940,30 @@ pub fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn pipe(cmd: &str, bytes: &[u8]) -> anyhow::Result<()> {
-    let mut child = Command::new("sh")
-        .arg("-c")
-        .arg(cmd)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .with_context(|| "cannot start the print command")?;
-    if let Some(mut stdin) = child.stdin.take() {
-        stdin
-            .write_all(bytes)
-            .context("the print command did not take the file")?;
-    }
-    let status = child.wait()?;
+/// Pipes the print file to the seller's command (see [`crate::child`]: its own process
+/// group, a time limit). A failure leaves the labels unprinted: the next run prints them.
+fn pipe(cmd: &str, bytes: &[u8], limit: std::time::Duration) -> anyhow::Result<()> {
+    let status = match crate::child::run(cmd, Some(bytes), false, limit) {
+        Ok(f) => f.status,
+        Err(crate::child::ChildError::TimedOut(_)) => {
+            return Err(AppError::new(
+                crate::error::Exit::Failed,
+                format!(
+                    "--print-command did not finish within {} s; it was stopped and the labels stay unprinted",
+                    limit.as_secs()
+                ),
+            )
+            .hint("the next run prints them again (or: make-labels --reprint ORDER)")
+            .hint(format!(
+                "if the printer needs longer, raise labels.print_timeout_secs (now {})",
+                limit.as_secs()
+            ))
+            .into());
+        }
+        Err(e) => {
+            return Err(anyhow::Error::new(e).context("cannot run the print command"));
+        }
+    };
     if !status.success() {
         return Err(AppError::new(
             crate::error::Exit::Failed,

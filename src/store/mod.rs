@@ -20,7 +20,7 @@ pub mod state;
 pub mod vies;
 
 use std::fs::{File, OpenOptions};
-use std::os::unix::fs::{MetadataExt as _, OpenOptionsExt as _, PermissionsExt as _};
+use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
 use std::path::{Path, PathBuf};
 
 use rusqlite::{Connection, OpenFlags, OptionalExtension as _};
@@ -44,8 +44,8 @@ pub enum StoreError {
     Missing(PathBuf),
     #[error("the key does not match the database {0} (or it is not a fulfil database)")]
     KeyMismatch(PathBuf),
-    #[error("the key file {0} is readable by other users or not owned by you")]
-    KeyPermissions(PathBuf),
+    #[error("the key file {}", .1.detail(.0))]
+    KeyPermissions(PathBuf, crate::trust::Problem),
     #[error("the database key is not 64 hexadecimal characters")]
     KeyFormat,
     #[error("SQLCipher is not linked: the database would not be encrypted")]
@@ -81,7 +81,7 @@ impl Classify for StoreError {
                     .into(),
                 "the database file was not changed".into(),
             ],
-            StoreError::KeyPermissions(p) => vec![format!("run: chmod 600 {}", p.display())],
+            StoreError::KeyPermissions(p, problem) => vec![problem.hint(p)],
             StoreError::KeyFormat => {
                 vec!["the key file holds the 64 hex characters written by `fulfil init`".into()]
             }
@@ -181,12 +181,12 @@ pub fn next_key_path(key_file: &Path) -> PathBuf {
 
 /// Checks that a key file belongs to this user and is not readable by others.
 pub fn check_key_file(path: &Path) -> Result<(), StoreError> {
+    use crate::trust::{Kind, Need};
     let meta = std::fs::metadata(path)?;
-    let me = rustix::process::geteuid().as_raw();
-    if meta.uid() != me || meta.mode() & 0o077 != 0 {
-        return Err(StoreError::KeyPermissions(path.to_path_buf()));
+    match crate::trust::inspect(&meta, Kind::File, Need::Private, crate::trust::me()) {
+        Some(problem) => Err(StoreError::KeyPermissions(path.to_path_buf(), problem)),
+        None => Ok(()),
     }
-    Ok(())
 }
 
 /// Writes a new key file with mode 0600; never overwrites.
@@ -234,6 +234,21 @@ impl std::fmt::Debug for Store {
 impl Store {
     /// Opens (or, in `Mode::Create`, creates) the database with the key.
     pub fn open(path: &Path, key: &DbKey, mode: Mode) -> Result<Store, StoreError> {
+        Self::open_with(path, key, mode, None)
+    }
+
+    /// Opens the database for writing under a writer lock taken beforehand, so that
+    /// nothing that can wait (a `key_command`) comes before the lock (issue #15).
+    pub fn open_locked(path: &Path, key: &DbKey, lock: &WriterLock) -> Result<Store, StoreError> {
+        Self::open_with(path, key, Mode::Write, Some(lock.0.try_clone()?))
+    }
+
+    fn open_with(
+        path: &Path,
+        key: &DbKey,
+        mode: Mode,
+        held: Option<File>,
+    ) -> Result<Store, StoreError> {
         let exists = path.exists();
         match mode {
             Mode::Create if exists => {
@@ -249,6 +264,8 @@ impl Store {
         }
         let lock = if matches!(mode, Mode::Read | Mode::Append) {
             None
+        } else if let Some(held) = held {
+            Some(held)
         } else {
             Some(take_lock(path)?)
         };
@@ -512,6 +529,22 @@ fn lock_path(db: &Path) -> PathBuf {
     PathBuf::from(s)
 }
 
+/// The writer lock on its own, taken before the store is opened (see
+/// [`Store::open_locked`]); held until it and every store opened under it are dropped.
+#[derive(Debug)]
+pub struct WriterLock(File);
+
+impl WriterLock {
+    /// Takes the lock of an existing database; [`StoreError::Locked`] (exit 4) when
+    /// another run holds it, [`StoreError::Missing`] when there is no database.
+    pub fn take(db: &Path) -> Result<Self, StoreError> {
+        if !db.exists() {
+            return Err(StoreError::Missing(db.into()));
+        }
+        Ok(Self(take_lock(db)?))
+    }
+}
+
 fn take_lock(db: &Path) -> Result<File, StoreError> {
     let path = lock_path(db);
     let f = OpenOptions::new()
@@ -586,12 +619,25 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let db = dir.path().join("t.db");
         let k = key();
-        let _first = Store::open(&db, &k, Mode::Create).unwrap();
+        let first = Store::open(&db, &k, Mode::Create).unwrap();
         let err = Store::open(&db, &k, Mode::Write).unwrap_err();
         assert!(matches!(err, StoreError::Locked(_)));
         assert_eq!(err.exit(), Exit::Temporary);
         // A reader is not blocked by the writer.
         Store::open(&db, &k, Mode::Read).unwrap();
+        drop(first);
+        // A lock taken first is held by the store opened under it, and then by neither.
+        let lock = WriterLock::take(&db).unwrap();
+        assert!(matches!(WriterLock::take(&db), Err(StoreError::Locked(_))));
+        let store = Store::open_locked(&db, &k, &lock).unwrap();
+        drop(lock);
+        assert!(matches!(WriterLock::take(&db), Err(StoreError::Locked(_))));
+        drop(store);
+        WriterLock::take(&db).unwrap();
+        assert!(matches!(
+            WriterLock::take(&dir.path().join("none.db")),
+            Err(StoreError::Missing(_))
+        ));
     }
 
     #[test]

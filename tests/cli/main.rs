@@ -15,5 +15,7 @@ mod sandbox_cli;
 mod storage;
 mod sync_orders;
 mod tax_report;
+mod time_limits;
 mod transport;
+mod trust;
 mod vies;

@@ -817,3 +817,103 @@ fn postnl_gets_no_control_format_or_private_use_characters() {
         );
     }
 }
+
+/// Issue #15, item 1: a reprint in the same second as the batch it came from gets a
+/// file of its own; the batch's file keeps every page and stays tracked for purge.
+/// `--out` never replaces an existing file unless `--overwrite` is given.
+#[test]
+fn issue_15_a_reprint_in_the_same_second_never_replaces_the_batch_file() {
+    let env = TestEnv::sandboxed(0);
+    let ids: Vec<String> = (0..3)
+        .map(|n| {
+            order(
+                &env,
+                n,
+                [&format!("Hoofdstraat {}", n + 1), "", ""],
+                "1011 AB",
+                "NL",
+                "MUG",
+            )
+        })
+        .collect();
+    env.run(&["sync-orders"]).assert_code(0);
+    let labels = env.data().join("labels");
+    let pdfs = || {
+        let mut v: Vec<std::path::PathBuf> = crate::common::files_under(&labels);
+        v.sort();
+        v
+    };
+    env.run(&["make-labels"]).assert_code(0);
+    let batch = pdfs();
+    assert_eq!(batch.len(), 1, "{batch:?}");
+    let batch = batch[0].clone();
+    let batch_bytes = std::fs::read(&batch).unwrap();
+    assert!(pdfinfo(&batch).contains("Pages:           3"));
+
+    // Same FULFIL_NOW: the same second.
+    let r = env.run(&["--json", "make-labels", "--reprint", &ids[1]]);
+    r.assert_code(0);
+    let files = pdfs();
+    assert_eq!(files.len(), 2, "the reprint has its own file: {files:?}");
+    assert_eq!(
+        std::fs::read(&batch).unwrap(),
+        batch_bytes,
+        "the batch's print file is unchanged"
+    );
+    let reprint = files.iter().find(|p| **p != batch).unwrap();
+    assert!(pdfinfo(reprint).contains("Pages:           1"));
+    assert_eq!(crate::common::mode(reprint), 0o600);
+    let v: Value = serde_json::from_str(r.stdout.trim()).unwrap();
+    assert_eq!(v["print_file"], reprint.display().to_string());
+    // Names sort by time: the reprint after the batch.
+    let name = |p: &std::path::Path| p.file_name().unwrap().to_string_lossy().into_owned();
+    assert!(
+        name(&batch) < name(reprint),
+        "{} {}",
+        name(&batch),
+        name(reprint)
+    );
+    assert!(name(reprint).starts_with("labels-20261120-100000"));
+    // Both are tracked for purge, the batch still with its three orders.
+    let tracked = env.query("SELECT path || ' ' || order_ids FROM tracked_files ORDER BY path");
+    assert_eq!(tracked.len(), 2, "{tracked:?}");
+    let batch_row = tracked
+        .iter()
+        .find(|t| t.starts_with(&format!("{} ", batch.display())))
+        .unwrap_or_else(|| panic!("the batch file is tracked: {tracked:?}"));
+    for id in &ids {
+        assert!(batch_row.contains(id.as_str()), "{batch_row}");
+    }
+    // A third one in the same second: a third name.
+    env.run(&["make-labels", "--reprint", &ids[2]])
+        .assert_code(0);
+    assert_eq!(pdfs().len(), 3);
+    assert_eq!(std::fs::read(&batch).unwrap(), batch_bytes);
+
+    // --out onto an existing file is refused, and the file is left as it was.
+    let out = env.dir.path().join("existing.pdf");
+    std::fs::write(&out, b"keep me").unwrap();
+    let out_s = out.to_str().unwrap();
+    let r = env.run(&["make-labels", "--reprint", &ids[0], "--out", out_s]);
+    r.assert_code(2);
+    let e = r.one_error();
+    assert!(e.contains("already exists"), "{e}");
+    assert!(
+        r.stderr.contains("hint:") && r.stderr.contains("--overwrite"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(std::fs::read(&out).unwrap(), b"keep me");
+    // ... unless the seller asks for it.
+    env.run(&[
+        "make-labels",
+        "--reprint",
+        &ids[0],
+        "--out",
+        out_s,
+        "--overwrite",
+    ])
+    .assert_code(0);
+    assert!(pdfinfo(&out).contains("Pages:           1"));
+    assert_eq!(crate::common::mode(&out), 0o600);
+}
