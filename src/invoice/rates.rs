@@ -97,6 +97,7 @@ time::serde::format_description!(pub iso_date, Date, "[year]-[month]-[day]");
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RateTable {
     extra: Vec<RateEntry>,
+    tedb: Option<TedbRates>,
 }
 
 impl RateTable {
@@ -138,54 +139,20 @@ impl RateTable {
                 ..entry
             });
         }
-        Ok(Self { extra })
+        Ok(Self { extra, tedb: None })
     }
 
     /// The percentage for `category` in `country` on `date`.
     ///
     /// # Errors
-    /// [`VatError::NotEuMember`] for a country outside the EU; [`VatError::NoRate`] when
-    /// neither the configuration nor the built-in table covers the date and category.
+    /// As [`RateTable::lookup`].
     pub fn rate(
         &self,
         country: &str,
         category: TaxCategory,
         date: Date,
     ) -> Result<Decimal, VatError> {
-        let country =
-            eu_member(country).ok_or_else(|| VatError::NotEuMember(country.to_owned()))?;
-        let covers = |from: Date, to: Option<Date>| from <= date && to.is_none_or(|to| date <= to);
-        if let Some(entry) = self.extra.iter().rev().find(|e| {
-            e.country == country && e.category == category && covers(e.valid_from, e.valid_to)
-        }) {
-            return Ok(entry.rate);
-        }
-        let no_rate = |reason: &str| VatError::NoRate {
-            country: country.to_owned(),
-            category,
-            date,
-            reason: reason.to_owned(),
-        };
-        if date < COVERAGE_START {
-            return Err(no_rate("the built-in table starts on 2021-07-01"));
-        }
-        if date > VERIFIED_UNTIL {
-            return Err(no_rate(
-                "the built-in table is verified only up to 2026-12-31; re-check TEDB or configure the rate",
-            ));
-        }
-        if category == TaxCategory::Zero {
-            return Ok(Decimal::ZERO);
-        }
-        BUILTIN
-            .iter()
-            .find(|r| r.country == country && r.category == category && covers(r.from, r.to))
-            .map(|r| r.rate)
-            .ok_or_else(|| {
-                no_rate(
-                    "no built-in rate for this category (it is item-specific or unverified there); configure it",
-                )
-            })
+        self.lookup(country, category, date).map(|r| r.percent)
     }
 }
 
@@ -212,6 +179,238 @@ pub fn builtin_entries() -> Vec<RateEntry> {
         })
         .collect()
 }
+
+// ---------------------------------------------------------------------------------------
+// STAND-IN for the rates.rs rewrite on main (issue #14). On merge, take main's rates.rs
+// whole: it has this API (TedbRates, RateSource, Rate, Builtin, builtin(), with_tedb,
+// verified_until, lookup, TaxCategory::ALL/as_str) with the same meaning. Only the `tedb`
+// branch codes against it (src/tedb.rs, src/commands/rates.rs, make-invoices, tax-report).
+// ---------------------------------------------------------------------------------------
+
+impl TaxCategory {
+    /// Every category, in the order they are listed.
+    pub const ALL: [Self; 5] = [
+        Self::Standard,
+        Self::Reduced,
+        Self::Books,
+        Self::SuperReduced,
+        Self::Zero,
+    ];
+
+    /// The name used in the configuration (`super_reduced`).
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Standard => "standard",
+            Self::Reduced => "reduced",
+            Self::Books => "books",
+            Self::SuperReduced => "super_reduced",
+            Self::Zero => "zero",
+        }
+    }
+}
+
+/// Rates the European Commission's TEDB gave to one complete `fulfil rates update`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TedbRates {
+    /// The rows TEDB gave, for every member state.
+    pub entries: Vec<RateEntry>,
+    /// The last day the update asked TEDB about; the rows are trusted up to it.
+    pub covered_until: Date,
+    /// The day the update ran.
+    pub retrieved_on: Date,
+}
+
+/// Which layer a rate came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RateSource {
+    /// `[[invoices.extra_rates]]` in the configuration.
+    Config,
+    /// TEDB, as retrieved by `fulfil rates update` on that day.
+    Tedb {
+        /// Day of the update.
+        retrieved_on: Date,
+    },
+    /// The built-in table.
+    Builtin,
+}
+
+impl std::fmt::Display for RateSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Config => f.write_str("configuration (invoices.extra_rates)"),
+            Self::Tedb { retrieved_on } => write!(f, "TEDB, retrieved {retrieved_on}"),
+            Self::Builtin => f.write_str("built-in table"),
+        }
+    }
+}
+
+/// A rate and where it came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rate {
+    /// The percentage.
+    pub percent: Decimal,
+    /// The layer that answered.
+    pub source: RateSource,
+}
+
+/// The built-in table (rows with their sources, horizon, date of the last check).
+#[derive(Debug)]
+pub struct Builtin {
+    /// Last day for which the rows were checked.
+    pub verified_until: Date,
+    /// The day the rows were last checked against their sources.
+    pub checked_on: Date,
+    /// The rows, each with its source.
+    pub rows: Vec<(RateEntry, String)>,
+}
+
+static BUILTIN_TABLE: std::sync::LazyLock<Builtin> = std::sync::LazyLock::new(|| Builtin {
+    verified_until: VERIFIED_UNTIL,
+    checked_on: VERIFIED_UNTIL,
+    rows: builtin_entries()
+        .into_iter()
+        .map(|e| {
+            (
+                e,
+                "built-in table (see the comments in src/invoice/rates.rs)".to_owned(),
+            )
+        })
+        .collect(),
+});
+
+/// The built-in table.
+#[must_use]
+pub fn builtin() -> &'static Builtin {
+    &BUILTIN_TABLE
+}
+
+impl RateTable {
+    /// Adds the rows of the last complete TEDB update (rows that are not usable are
+    /// dropped).
+    #[must_use]
+    pub fn with_tedb(mut self, tedb: Option<TedbRates>) -> Self {
+        self.tedb = tedb.map(|t| TedbRates {
+            entries: t
+                .entries
+                .into_iter()
+                .filter(|e| {
+                    eu_member(&e.country).is_some()
+                        && e.rate >= Decimal::ZERO
+                        && e.rate < Decimal::ONE_HUNDRED
+                        && e.valid_to.is_none_or(|to| to >= e.valid_from)
+                })
+                .map(|e| RateEntry {
+                    country: eu_member(&e.country).unwrap_or("").to_owned(),
+                    rate: e.rate.normalize(),
+                    ..e
+                })
+                .collect(),
+            ..t
+        });
+        self
+    }
+
+    /// The TEDB layer, if any.
+    #[must_use]
+    pub fn tedb(&self) -> Option<&TedbRates> {
+        self.tedb.as_ref()
+    }
+
+    /// The later of the built-in horizon and the end of the last TEDB update's period.
+    #[must_use]
+    pub fn verified_until(&self) -> Date {
+        self.tedb
+            .as_ref()
+            .map_or(VERIFIED_UNTIL, |t| t.covered_until.max(VERIFIED_UNTIL))
+    }
+
+    /// The percentage for `category` in `country` on `date`, and the layer it came from.
+    ///
+    /// # Errors
+    /// [`VatError::NotEuMember`] for a country outside the EU; [`VatError::NoRate`] when
+    /// no layer covers the date and category.
+    pub fn lookup(
+        &self,
+        country: &str,
+        category: TaxCategory,
+        date: Date,
+    ) -> Result<Rate, VatError> {
+        let country =
+            eu_member(country).ok_or_else(|| VatError::NotEuMember(country.to_owned()))?;
+        let covers = |from: Date, to: Option<Date>| from <= date && to.is_none_or(|to| date <= to);
+        let matches = |e: &&RateEntry| {
+            e.country == country && e.category == category && covers(e.valid_from, e.valid_to)
+        };
+        if let Some(entry) = self.extra.iter().rev().find(matches) {
+            return Ok(Rate {
+                percent: entry.rate,
+                source: RateSource::Config,
+            });
+        }
+        let no_rate = |reason: String| VatError::NoRate {
+            country: country.to_owned(),
+            category,
+            date,
+            reason,
+        };
+        if date < COVERAGE_START {
+            return Err(no_rate(format!(
+                "the rate table starts on {COVERAGE_START}"
+            )));
+        }
+        let horizon = self.verified_until();
+        if date > horizon {
+            return Err(no_rate(format!(
+                "rates are verified only up to {horizon}; run `fulfil rates update` or configure the rate"
+            )));
+        }
+        if let Some(tedb) = self.tedb.as_ref().filter(|t| date <= t.covered_until) {
+            let source = RateSource::Tedb {
+                retrieved_on: tedb.retrieved_on,
+            };
+            if category == TaxCategory::Zero {
+                return Ok(Rate {
+                    percent: Decimal::ZERO,
+                    source,
+                });
+            }
+            if let Some(entry) = tedb.entries.iter().find(matches) {
+                return Ok(Rate {
+                    percent: entry.rate,
+                    source,
+                });
+            }
+        }
+        if date > VERIFIED_UNTIL {
+            return Err(no_rate(format!(
+                "TEDB gave no {} rate for {country} and the built-in table ends on {VERIFIED_UNTIL}; configure it",
+                category.as_str()
+            )));
+        }
+        if category == TaxCategory::Zero {
+            return Ok(Rate {
+                percent: Decimal::ZERO,
+                source: RateSource::Builtin,
+            });
+        }
+        BUILTIN
+            .iter()
+            .find(|r| r.country == country && r.category == category && covers(r.from, r.to))
+            .map(|r| Rate {
+                percent: r.rate,
+                source: RateSource::Builtin,
+            })
+            .ok_or_else(|| {
+                no_rate(
+                    "no built-in rate for this category (it is item-specific or unverified there); configure it"
+                        .to_owned(),
+                )
+            })
+    }
+}
+
+// --------------------------------- end of the stand-in ---------------------------------
 
 struct Row {
     country: &'static str,
