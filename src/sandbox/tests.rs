@@ -28,7 +28,11 @@ fn specs_match_their_recorded_checksums() {
     let root = specs_root();
     let source = std::fs::read_to_string(root.join("SOURCE.md")).expect("specs/SOURCE.md");
     let mut checked = BTreeSet::new();
-    for (section, dir) in [("## Amazon", "spapi"), ("## PostNL", "postnl")] {
+    for (section, dir) in [
+        ("## Amazon", "spapi"),
+        ("## PostNL", "postnl"),
+        ("## European Commission TEDB", "tedb"),
+    ] {
         let start = source.find(section).expect("section in SOURCE.md");
         let rest = &source[start + section.len()..];
         let body = &rest[..rest.find("\n## ").unwrap_or(rest.len())];
@@ -47,7 +51,7 @@ fn specs_match_their_recorded_checksums() {
             checked.insert(format!("{dir}/{file}"));
         }
     }
-    for dir in ["spapi", "postnl"] {
+    for dir in ["spapi", "postnl", "tedb"] {
         for entry in std::fs::read_dir(root.join(dir)).unwrap() {
             let name = entry.unwrap().file_name().into_string().unwrap();
             if name.ends_with(".json") || name.ends_with(".xsd") || name.ends_with(".wsdl") {
@@ -58,7 +62,7 @@ fn specs_match_their_recorded_checksums() {
             }
         }
     }
-    assert!(checked.len() >= 8, "only {} checked", checked.len());
+    assert!(checked.len() >= 11, "only {} checked", checked.len());
 }
 
 fn model(name: &str) -> Value {
