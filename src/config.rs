@@ -85,6 +85,8 @@ pub struct Config {
     pub invoices: InvoicesSection,
     #[serde(default)]
     pub network: NetworkSection,
+    #[serde(default)]
+    pub rates: RatesSection,
     /// The file this came from.
     #[serde(skip)]
     pub path: PathBuf,
@@ -513,6 +515,24 @@ impl NetworkSection {
     }
 }
 
+/// `[rates]`: where `fulfil rates update` asks for VAT rates (issue #14).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RatesSection {
+    /// The European Commission's TEDB VAT retrieval service (SOAP); default: the
+    /// Commission's own endpoint.
+    pub tedb_endpoint: Option<String>,
+}
+
+impl RatesSection {
+    /// The TEDB endpoint in use.
+    pub fn tedb_url(&self) -> String {
+        self.tedb_endpoint
+            .clone()
+            .unwrap_or_else(|| crate::tedb::DEFAULT_ENDPOINT.to_owned())
+    }
+}
+
 /// How long personal data is kept; the defaults are the maximum the seller promised.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -763,6 +783,7 @@ const SECTIONS: &[&str] = &[
     "labels",
     "invoices",
     "network",
+    "rates",
 ];
 
 /// The default data and config directory: `$XDG_DATA_HOME/fulfil` or `~/.local/share/fulfil`.
@@ -958,6 +979,7 @@ impl Config {
                 "invoices.ecb_endpoint",
                 self.invoices.ecb_endpoint.as_deref(),
             ),
+            ("rates.tedb_endpoint", self.rates.tedb_endpoint.as_deref()),
         ] {
             if let Some(u) = url {
                 crate::http::check_endpoint(u).map_err(|e| {
@@ -979,6 +1001,7 @@ impl Config {
         if let Some(u) = &self.invoices.ecb_endpoint {
             out.push(("invoices.ecb_endpoint", u.clone()));
         }
+        out.push(("rates.tedb_endpoint", self.rates.tedb_url()));
         out
     }
 

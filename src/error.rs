@@ -129,6 +129,7 @@ fn as_classify<'a>(cause: &'a (dyn std::error::Error + 'static)) -> Option<&'a d
         crate::http::TlsError,
         crate::spapi::SpapiError,
         crate::postnl::PostnlError,
+        crate::tedb::TedbError,
     );
     None
 }

@@ -24,6 +24,7 @@ pub mod sandbox;
 pub mod secrets;
 pub mod spapi;
 pub mod store;
+pub mod tedb;
 pub mod ui;
 
 use std::process::ExitCode;

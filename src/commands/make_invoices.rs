@@ -212,11 +212,14 @@ struct Run<'a> {
 
 pub fn run(ctx: &Ctx, args: &MakeInvoicesArgs) -> anyhow::Result<Outcome> {
     let cfg = ctx.config()?;
-    let settings = Settings::new(cfg)?;
+    let mut settings = Settings::new(cfg)?;
     let today = ctx.clock.now().date();
     // Take the writer lock before touching the directory: a run that is still writing
     // owns its temporary files.
     drop(ctx.store(COMMAND)?);
+    // The rates of the last complete `fulfil rates update` (never fetched from here).
+    let tedb = crate::commands::rates::stored_layer(ctx.store(COMMAND)?.conn())?;
+    settings.table = std::mem::take(&mut settings.table).with_tedb(tedb);
     let dir = prepare_dir(&settings.dir)?;
     let mut run = Run {
         ctx,

@@ -10,6 +10,7 @@ pub mod init;
 pub mod make_invoices;
 pub mod make_labels;
 pub mod purge;
+pub mod rates;
 pub mod review;
 pub mod rotate_key;
 pub mod sandbox;
@@ -56,6 +57,7 @@ pub fn dispatch(ctx: &Ctx, command: &Command) -> anyhow::Result<Outcome> {
         Command::SyncOrders(args) => sync_orders::run(ctx, args),
         Command::MakeInvoices(args) => make_invoices::run(ctx, args),
         Command::TaxReport(args) => tax_report::run(ctx, args),
+        Command::Rates(args) => rates::run(ctx, args),
         Command::MakeLabels(args) => make_labels::run(ctx, args),
         Command::ConfirmShipments(args) => confirm_shipments::run(ctx, args),
         Command::Review(args) => review::run(ctx, args),

@@ -17,6 +17,7 @@ pub mod labels;
 pub mod orders;
 pub mod purge;
 pub mod state;
+pub mod tedb;
 
 use std::fs::{File, OpenOptions};
 use std::os::unix::fs::{MetadataExt as _, OpenOptionsExt as _, PermissionsExt as _};
@@ -34,6 +35,7 @@ const MIGRATIONS: &[(u32, &str)] = &[
     (2, include_str!("migrations/0002_labels.sql")),
     (3, include_str!("migrations/0003_invoices.sql")),
     (4, include_str!("migrations/0004_audit.sql")),
+    (5, include_str!("migrations/0005_tedb.sql")),
 ];
 
 #[derive(Debug, thiserror::Error)]
