@@ -23,6 +23,7 @@ mod orders;
 mod postnl;
 mod record;
 mod rng;
+mod tedb;
 #[cfg(test)]
 mod tests;
 
@@ -463,6 +464,7 @@ fn classify(req: &Request) -> (&'static str, &'static str) {
         ("PUT", ["_upload", id]) if !id.is_empty() => ("upload", "putDocument"),
         ("GET", ["_download", id]) if !id.is_empty() => ("download", "getDocument"),
         ("GET", ["_ecb", "rates"]) => ("ecb", "rates"),
+        ("POST", ["_tedb", "ws", "VatRetrievalService"]) => ("tedb", "retrieveVatRates"),
         (_, ["_sandbox", ..]) => ("sandbox", "control"),
         _ => match postnl::operation(req) {
             Some(op) => ("postnl", op),
@@ -514,7 +516,9 @@ impl Shared {
         }
         let ctx = self.ctx();
         let mut resp = match fault {
-            Fault::Error500 => fault_status(api, 500),
+            Fault::Soap if api == "tedb" => tedb::fault("TEDB-ERR-1", "Internal error"),
+            Fault::Incomplete if api == "tedb" => tedb::retrieve(req, &ctx, true),
+            Fault::Error500 | Fault::Soap => fault_status(api, 500),
             Fault::Error503 => fault_status(api, 503),
             Fault::Throttle => throttled(api),
             _ => {
@@ -630,6 +634,7 @@ impl Shared {
             "upload" => feeds::put_upload(&mut lock(&self.state), req, ctx),
             "download" => feeds::get_download(&lock(&self.state), req, ctx),
             "ecb" => ecb::rates(req, ctx),
+            "tedb" => tedb::retrieve(req, ctx, false),
             "postnl" => {
                 if !self.take_token(op, ctx.now) {
                     return postnl::throttled();

@@ -8,6 +8,7 @@ mod foundation;
 mod make_invoices;
 mod make_labels;
 mod purge;
+mod rates;
 mod reliability;
 mod sandbox_cli;
 mod storage;
