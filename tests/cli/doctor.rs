@@ -398,7 +398,7 @@ fn online_reaches_the_sandbox_and_fails_on_a_dead_or_non_tls_endpoint() {
     let detail = line(&r, "endpoints").1;
     assert_eq!(line(&r, "endpoints").0, "ok", "{detail}");
     assert!(detail.ends_with("(reached)"), "{detail}");
-    assert_eq!(detail.matches("http on loopback (sandbox)").count(), 4);
+    assert_eq!(detail.matches("http on loopback (sandbox)").count(), 5);
 
     // An https endpoint whose server hangs up instead of a TLS handshake, and a
     // port where nothing listens.
@@ -528,7 +528,10 @@ fn a_corrupted_page_fails_the_integrity_check() {
     let page = 4096;
     let pages = bytes.len() / page;
     assert!(pages > 8, "{pages} pages");
-    let victim = pages / 2;
+    // A data page that the other checks do not read. The choice depends on the layout:
+    // migration 5 put the TEDB tables' root pages in front of the orders' data, so the
+    // page that was in the middle before sits two pages earlier now.
+    let victim = pages / 2 - 2;
     for b in &mut bytes[victim * page + 1000..victim * page + 1016] {
         *b ^= 0xA5;
     }
