@@ -68,6 +68,7 @@ pub enum Command {
     SyncOrders(crate::commands::sync_orders::SyncOrdersArgs),
     MakeInvoices(crate::commands::make_invoices::MakeInvoicesArgs),
     TaxReport(crate::commands::tax_report::TaxReportArgs),
+    Rates(crate::commands::rates::RatesArgs),
     MakeLabels(crate::commands::make_labels::MakeLabelsArgs),
     ConfirmShipments(crate::commands::confirm_shipments::ConfirmShipmentsArgs),
     Review(crate::commands::review::ReviewArgs),
@@ -101,6 +102,10 @@ impl Command {
             Command::SyncOrders(_) => crate::commands::sync_orders::COMMAND,
             Command::MakeInvoices(_) => crate::commands::make_invoices::COMMAND,
             Command::TaxReport(_) => "tax-report",
+            Command::Rates(a) => match a.command {
+                crate::commands::rates::RatesCommand::Update(_) => crate::commands::rates::UPDATE,
+                crate::commands::rates::RatesCommand::Show(_) => crate::commands::rates::SHOW,
+            },
             Command::MakeLabels(_) => crate::commands::make_labels::COMMAND,
             Command::ConfirmShipments(_) => "confirm-shipments",
             Command::Review(_) => "review",

@@ -87,6 +87,8 @@ pub struct Config {
     pub network: NetworkSection,
     #[serde(default)]
     pub secrets: SecretsSection,
+    #[serde(default)]
+    pub rates: RatesSection,
     /// The file this came from.
     #[serde(skip)]
     pub path: PathBuf,
@@ -588,6 +590,24 @@ impl Default for SecretsSection {
     }
 }
 
+/// `[rates]`: where `fulfil rates update` asks for VAT rates (issue #14).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RatesSection {
+    /// The European Commission's TEDB VAT retrieval service (SOAP); default: the
+    /// Commission's own endpoint.
+    pub tedb_endpoint: Option<String>,
+}
+
+impl RatesSection {
+    /// The TEDB endpoint in use.
+    pub fn tedb_url(&self) -> String {
+        self.tedb_endpoint
+            .clone()
+            .unwrap_or_else(|| crate::tedb::DEFAULT_ENDPOINT.to_owned())
+    }
+}
+
 /// How long personal data is kept; the defaults are the maximum the seller promised.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -865,6 +885,7 @@ const SECTIONS: &[&str] = &[
     "invoices",
     "network",
     "secrets",
+    "rates",
 ];
 
 /// The default data and config directory: `$XDG_DATA_HOME/fulfil` or `~/.local/share/fulfil`.
@@ -1105,6 +1126,7 @@ impl Config {
                 "invoices.vies_endpoint",
                 self.invoices.vies_endpoint.as_deref(),
             ),
+            ("rates.tedb_endpoint", self.rates.tedb_endpoint.as_deref()),
         ] {
             if let Some(u) = url {
                 crate::transport::check_endpoint(u).map_err(|e| {
@@ -1131,6 +1153,7 @@ impl Config {
         if let Some(u) = &self.invoices.vies_endpoint {
             out.push(("invoices.vies_endpoint", u.clone()));
         }
+        out.push(("rates.tedb_endpoint", self.rates.tedb_url()));
         out
     }
 

@@ -368,8 +368,9 @@ impl spapi::BucketStore for RefCell<Store> {
 /// The VAT rate table fulfil uses: the configuration's rows, the last complete TEDB update
 /// kept in the store, and the built-in table.
 pub fn rates_in_use(cfg: &Config, store: &Store) -> anyhow::Result<RateTable> {
-    let _ = store;
-    cfg.invoices
+    let table = cfg
+        .invoices
         .rate_table()
-        .map_err(|e| anyhow::anyhow!("invoices.extra_rates: {e}"))
+        .map_err(|e| anyhow::anyhow!("invoices.extra_rates: {e}"))?;
+    Ok(table.with_tedb(store::tedb::layer(store.conn())?))
 }

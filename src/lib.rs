@@ -28,6 +28,7 @@ pub mod sandbox;
 pub mod secrets;
 pub mod spapi;
 pub mod store;
+pub mod tedb;
 pub mod transport;
 pub mod trust;
 pub mod ui;
@@ -90,7 +91,7 @@ fn dispatch(ctx: &ctx::Ctx, command: &cli::Command) -> anyhow::Result<commands::
     use cli::Command;
     use commands::{
         audit, completions, confirm_shipments, demo, doctor, forget_order, init, make_invoices,
-        make_labels, purge, review, rotate_key, sandbox, status, sync_orders, tax_report,
+        make_labels, purge, rates, review, rotate_key, sandbox, status, sync_orders, tax_report,
     };
     match command {
         Command::Init(args) => init::run(ctx, args),
@@ -99,6 +100,7 @@ fn dispatch(ctx: &ctx::Ctx, command: &cli::Command) -> anyhow::Result<commands::
         Command::SyncOrders(args) => sync_orders::run(ctx, args),
         Command::MakeInvoices(args) => make_invoices::run(ctx, args),
         Command::TaxReport(args) => tax_report::run(ctx, args),
+        Command::Rates(args) => rates::run(ctx, args),
         Command::MakeLabels(args) => make_labels::run(ctx, args),
         Command::ConfirmShipments(args) => confirm_shipments::run(ctx, args),
         Command::Review(args) => review::run(ctx, args),

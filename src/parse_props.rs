@@ -361,6 +361,9 @@ fn feed_everything(body: &[u8]) {
     let _ = parse_report(&text).accepted();
     let _ = gunzip(body);
     let _ = crate::fx::parse(body, "SEK");
+    if let Ok(results) = crate::tedb::parse(body) {
+        let _ = crate::tedb::pick(&results);
+    }
     if let Some(r) = parse_limit_header(&text) {
         assert!(r.is_finite() && r > 0.0);
     }
@@ -481,6 +484,34 @@ proptest! {
         let fx = graft(&json!({ "date": "2026-11-20", "rates": { "SEK": "11.2", "PLN": 4.3 } }), &picks, drop_key);
         if let Ok(q) = crate::fx::parse(fx.to_string().as_bytes(), "SEK") {
             prop_assert!(q.rate > rust_decimal::Decimal::ZERO);
+        }
+    }
+
+    /// Random bytes, and a real-shaped TEDB answer cut or flipped anywhere, never panic the
+    /// TEDB answer parser; whatever it accepts holds rates in 0..100.
+    #[test]
+    fn tedb_answers_never_panic(
+        noise in prop::collection::vec(any::<u8>(), 0..600),
+        flips in prop::collection::vec((any::<usize>(), any::<u8>()), 0..6),
+        cut in any::<usize>(),
+    ) {
+        let _ = crate::tedb::parse(&noise);
+        let mut body = format!(
+            r#"<env:Envelope xmlns:env="{}"><env:Body><ns0:retrieveVatRatesRespMsg xmlns="{}" xmlns:ns0="{}"><additionalInformation/><vatRateResults><memberState>NL</memberState><type>STANDARD</type><rate><type>DEFAULT</type><value>21.0</value></rate><situationOn>2024-01-01+01:00</situationOn></vatRateResults></ns0:retrieveVatRatesRespMsg></env:Body></env:Envelope>"#,
+            crate::tedb::NS_SOAP, crate::tedb::NS_TYPES, crate::tedb::NS_MSG
+        ).into_bytes();
+        for (at, b) in flips {
+            let i = at % body.len();
+            body[i] = b;
+        }
+        body.truncate(cut % (body.len() + 1));
+        if let Ok(results) = crate::tedb::parse(&body) {
+            for r in &results {
+                if let Some(v) = r.value {
+                    prop_assert!(v >= rust_decimal::Decimal::ZERO && v < rust_decimal::Decimal::ONE_HUNDRED);
+                }
+            }
+            let _ = crate::tedb::pick(&results);
         }
     }
 

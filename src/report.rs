@@ -39,6 +39,7 @@ pub(crate) fn as_classify<'a>(
         crate::postnl::PostnlError,
         crate::vies::ViesError,
         crate::trust::Untrusted,
+        crate::tedb::TedbError,
     );
     None
 }

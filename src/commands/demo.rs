@@ -9,7 +9,7 @@ use clap::Args;
 use serde_json::{Value, json};
 
 use crate::clock::Clock;
-use crate::commands::{Outcome, init, make_invoices, make_labels, purge, sync_orders};
+use crate::commands::{Outcome, init, make_invoices, make_labels, purge, rates, sync_orders};
 use crate::ctx::Ctx;
 use crate::ctx::Global;
 use crate::error::Exit;
@@ -81,6 +81,17 @@ fn demo(ctx: &Ctx, args: &DemoArgs, dir: PathBuf) -> anyhow::Result<Outcome> {
         )
     })?;
     steps.push(("day 0".into(), "init", out));
+    // The monthly cron job: VAT rates from (the sandbox's) TEDB, so invoices past the
+    // built-in table's horizon find their rates.
+    let out = step(&global, &day0, rates::UPDATE, |c| {
+        rates::run(
+            c,
+            &rates::RatesArgs {
+                command: rates::RatesCommand::Update(rates::UpdateArgs { months: 12 }),
+            },
+        )
+    })?;
+    steps.push(("day 0".into(), "rates update", out));
     let first_print = dir.join("labels-day0.pdf");
     for (name, out) in working_day(&global, &day0, &first_print)? {
         steps.push(("day 0".into(), name, out));
@@ -239,6 +250,17 @@ fn describe(name: &str, v: &Value) -> String {
     let n = |k: &str| v.get(k).and_then(Value::as_u64).unwrap_or(0);
     match name {
         "init" => "created config, key and encrypted database".to_string(),
+        "rates update" => format!(
+            "VAT rates of 27 member states from TEDB for {} days, {} to {} ({} differ from the built-in table)",
+            n("days"),
+            v.get("covered_from").and_then(Value::as_str).unwrap_or("-"),
+            v.get("covered_until")
+                .and_then(Value::as_str)
+                .unwrap_or("-"),
+            v.get("differences")
+                .and_then(Value::as_array)
+                .map_or(0, Vec::len)
+        ),
         "make-labels" => format!(
             "{} labels ({} pages in {}), {} confirmed to Amazon, {} to review",
             n("labelled"),

@@ -848,13 +848,23 @@ fn check_secret_age(cfg: &Config, today: time::Date) -> Check {
 fn check_vat_rates(cfg: &Config, s: &Store, today: time::Date) -> Check {
     use crate::invoice::rates::Horizon;
     const NAME: &str = "vat-rates";
-    let table = match crate::ctx::rates_in_use(cfg, s) {
+    let table = match cfg.invoices.rate_table() {
         Ok(t) => t,
         Err(e) => {
             return Check::fail(
                 NAME,
-                format!("{e:#}"),
+                format!("invoices.extra_rates: {e}"),
                 "fix invoices.extra_rates in the config",
+            );
+        }
+    };
+    let table = match store::tedb::layer(s.conn()) {
+        Ok(tedb) => table.with_tedb(tedb),
+        Err(e) => {
+            return Check::fail(
+                NAME,
+                format!("cannot read the stored TEDB rates: {e}"),
+                "see the integrity check",
             );
         }
     };

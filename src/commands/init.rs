@@ -201,6 +201,11 @@ category = "reduced"
 rate = 10
 valid_from = 2021-07-01
 
+[rates]
+# The sandbox's TEDB: the built-in rates, continued past their horizon, with one seeded
+# change (BE standard 21 -> 22 % on 2028-02-15) (never the Commission's real figures).
+tedb_endpoint = "{url}/_tedb/ws/VatRetrievalService"
+
 [retention]
 fulfilled_days = 30
 cancelled_days = 7

@@ -268,13 +268,16 @@ struct Run<'a> {
 
 pub fn run(ctx: &Ctx, args: &MakeInvoicesArgs) -> anyhow::Result<Outcome> {
     let cfg = ctx.config()?;
-    let settings = Settings::new(cfg)?;
+    let mut settings = Settings::new(cfg)?;
     // The seller's day, not the UTC day: it dates the documents, picks the number
     // series' year and, through the dates, the tax quarter (issue #15).
     let today = settings.zone.date(ctx.clock.now());
     // Take the writer lock before touching the directory: a run that is still writing
     // owns its temporary files.
     drop(ctx.store(COMMAND)?);
+    // The rates of the last complete `fulfil rates update` (never fetched from here).
+    let tedb = crate::store::tedb::layer(ctx.store(COMMAND)?.conn())?;
+    settings.table = std::mem::take(&mut settings.table).with_tedb(tedb);
     let dir = prepare_dir(&settings.dir)?;
     let mut run = Run {
         ctx,

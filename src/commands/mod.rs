@@ -10,6 +10,7 @@ pub mod init;
 pub mod make_invoices;
 pub mod make_labels;
 pub mod purge;
+pub mod rates;
 pub mod review;
 pub mod rotate_key;
 pub mod sandbox;

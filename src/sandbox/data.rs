@@ -941,6 +941,16 @@ fn local_price(eur_cents: i64, m: &Market) -> Decimal {
     }
 }
 
+/// The market's rate (percent) for category index `idx` on `day`: the fixed table, except
+/// that Belgium's standard rate follows the sandbox TEDB's seeded change (21 → 22 % on
+/// `sandbox::tedb::SEEDED_CHANGE`), as Amazon's own figures would.
+fn market_rate(market: &Market, idx: usize, day: time::Date) -> Decimal {
+    if market.country == "BE" && idx == 0 && day >= super::tedb::SEEDED_CHANGE {
+        return Decimal::from(22);
+    }
+    Decimal::new(market.rates[idx], 1)
+}
+
 /// One gross amount on an item that carries VAT.
 #[derive(Debug, Clone)]
 struct Line {
@@ -1081,7 +1091,7 @@ fn generate_one(rng: &mut Rng, start: OffsetDateTime) -> OrderRec {
                 Category::Book => 1,
                 Category::Food => 2,
             };
-            let rate = Decimal::new(market.rates[idx], 1);
+            let rate = market_rate(&market, idx, created.date());
             let mut unit = local_price(cents, &market);
             if business_price {
                 unit = round2(unit * Decimal::new(95, 2));
@@ -1106,7 +1116,10 @@ fn generate_one(rng: &mut Rng, start: OffsetDateTime) -> OrderRec {
     if !prime && goods < threshold && rng.chance(0.7) {
         let ship = local_price(395, &market);
         plans[0].shipping = if zero_rated {
-            round2(ship / (Decimal::ONE + Decimal::new(market.rates[0], 3)))
+            round2(
+                ship / (Decimal::ONE
+                    + market_rate(&market, 0, created.date()) / Decimal::ONE_HUNDRED),
+            )
         } else {
             ship
         };

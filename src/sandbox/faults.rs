@@ -1,5 +1,6 @@
 //! Fault injection: which requests get a 500/503, a burst of 429s, a slow answer, a dropped
-//! connection, a truncated or malformed body, or an early token expiry.
+//! connection, a truncated or malformed body, or an early token expiry; for TEDB also a
+//! SOAP fault (`soapfault`) or an answer that leaves out one member state (`incomplete`).
 //!
 //! The spec string reads like `500=0.05,503=0.05,429=0.1,slow=0.02:2s,drop=0.02,truncate=0.02,
 //! malformed=0.02,expire=0.01`. Each request that reaches a simulated service gets an arrival
@@ -24,6 +25,10 @@ pub struct FaultSpec {
     pub truncate: f64,
     pub malformed: f64,
     pub expire: f64,
+    /// TEDB only: a SOAP fault (HTTP 500 with a `Fault` body); other services get a 500.
+    pub soap_fault: f64,
+    /// TEDB only: a well-formed answer without one of the asked member states.
+    pub incomplete: f64,
     /// Only requests whose path starts with this get faults (`only=/shipment/v2_2/label`).
     pub only: Option<String>,
     /// The first this many arrivals (since the faults were set) get no fault (`after=3`).
@@ -42,6 +47,8 @@ pub(crate) enum Fault {
     Truncate,
     Malformed,
     Expire,
+    Soap,
+    Incomplete,
 }
 
 impl Fault {
@@ -56,6 +63,8 @@ impl Fault {
             Fault::Truncate => "truncate",
             Fault::Malformed => "malformed",
             Fault::Expire => "expire",
+            Fault::Soap => "soapfault",
+            Fault::Incomplete => "incomplete",
         })
     }
 }
@@ -65,7 +74,7 @@ pub enum FaultSpecError {
     #[error("fault entry `{0}` is not KEY=PROBABILITY")]
     Syntax(String),
     #[error(
-        "unknown fault kind `{0}` (known: 500, 503, 429, slow, drop, truncate, malformed, expire)"
+        "unknown fault kind `{0}` (known: 500, 503, 429, slow, drop, truncate, malformed, expire, soapfault, incomplete)"
     )]
     UnknownKind(String),
     #[error("fault probability `{0}` is not a number between 0 and 1")]
@@ -95,6 +104,8 @@ impl FaultSpec {
             + self.truncate
             + self.malformed
             + self.expire
+            + self.soap_fault
+            + self.incomplete
     }
 }
 
@@ -171,6 +182,8 @@ impl FromStr for FaultSpec {
                 "truncate" => &mut spec.truncate,
                 "malformed" => &mut spec.malformed,
                 "expire" => &mut spec.expire,
+                "soapfault" => &mut spec.soap_fault,
+                "incomplete" => &mut spec.incomplete,
                 other => return Err(FaultSpecError::UnknownKind(other.to_owned())),
             };
             if delay.is_some() && key.trim() != "slow" {
@@ -210,6 +223,8 @@ impl fmt::Display for FaultSpec {
             ("truncate", self.truncate),
             ("malformed", self.malformed),
             ("expire", self.expire),
+            ("soapfault", self.soap_fault),
+            ("incomplete", self.incomplete),
         ] {
             if v > 0.0 {
                 parts.push(format!("{k}={v}"));
@@ -290,6 +305,8 @@ impl FaultPlan {
             (s.truncate, Fault::Truncate),
             (s.malformed, Fault::Malformed),
             (s.expire, Fault::Expire),
+            (s.soap_fault, Fault::Soap),
+            (s.incomplete, Fault::Incomplete),
         ];
         let mut acc = 0.0;
         for (p, fault) in table {

@@ -23,6 +23,7 @@ mod orders;
 mod postnl;
 mod record;
 mod rng;
+mod tedb;
 #[cfg(test)]
 mod tests;
 mod vies;
@@ -467,6 +468,7 @@ fn classify(req: &Request) -> (&'static str, &'static str) {
         ("POST", ["taxation_customs", "vies", "rest-api", "check-vat-number"]) => {
             ("vies", "checkVatNumber")
         }
+        ("POST", ["_tedb", "ws", "VatRetrievalService"]) => ("tedb", "retrieveVatRates"),
         (_, ["_sandbox", ..]) => ("sandbox", "control"),
         _ => match postnl::operation(req) {
             Some(op) => ("postnl", op),
@@ -527,7 +529,9 @@ impl Shared {
         }
         let ctx = self.ctx();
         let mut resp = match fault {
-            Fault::Error500 => fault_status(api, 500),
+            Fault::Soap if api == "tedb" => tedb::fault("TEDB-ERR-1", "Internal error"),
+            Fault::Incomplete if api == "tedb" => tedb::retrieve(req, &ctx, true),
+            Fault::Error500 | Fault::Soap => fault_status(api, 500),
             Fault::Error503 => fault_status(api, 503),
             Fault::Throttle => throttled(api),
             _ => {
@@ -644,6 +648,7 @@ impl Shared {
             "download" => feeds::get_download(&lock(&self.state), req, ctx),
             "ecb" => ecb::rates(req, ctx),
             "vies" => vies::check(&mut lock(&self.state).vies, req, ctx),
+            "tedb" => tedb::retrieve(req, ctx, false),
             "postnl" => {
                 if !self.take_token(op, ctx.now) {
                     return postnl::throttled();

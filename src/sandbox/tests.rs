@@ -32,6 +32,7 @@ fn specs_match_their_recorded_checksums() {
         ("## Amazon", "spapi"),
         ("## PostNL", "postnl"),
         ("## VIES", "vies"),
+        ("## European Commission TEDB", "tedb"),
     ] {
         let start = source.find(section).expect("section in SOURCE.md");
         let rest = &source[start + section.len()..];
@@ -54,7 +55,7 @@ fn specs_match_their_recorded_checksums() {
             checked.insert(format!("{dir}/{file}"));
         }
     }
-    for dir in ["spapi", "postnl", "vies"] {
+    for dir in ["spapi", "postnl", "vies", "tedb"] {
         for entry in std::fs::read_dir(root.join(dir)).unwrap() {
             let name = entry.unwrap().file_name().into_string().unwrap();
             let ext = Path::new(&name).extension().and_then(|e| e.to_str());
@@ -66,7 +67,7 @@ fn specs_match_their_recorded_checksums() {
             }
         }
     }
-    assert!(checked.len() >= 9, "only {} checked", checked.len());
+    assert!(checked.len() >= 12, "only {} checked", checked.len());
     assert!(checked.contains("vies/swagger_publicVAT.yaml"));
 }
 
@@ -2368,4 +2369,91 @@ fn every_answer_has_a_date_header_from_the_sandbox_clock() {
             "Date {date} is not the sandbox's time {now}"
         );
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// TEDB: requests and answers against the Commission's XSDs (xmllint, Debian libxml2-utils)
+
+/// The element `name` of a SOAP message as a document of its own, with the namespaces it
+/// inherits from the envelope declared on it.
+fn soap_payload(xml: &str, name: &str) -> String {
+    let doc = roxmltree::Document::parse(xml).expect("XML");
+    let node = doc
+        .descendants()
+        .find(|n| n.is_element() && n.tag_name().name() == name)
+        .unwrap_or_else(|| panic!("no {name} in {xml}"));
+    let text = &xml[node.range()];
+    let tag_end = text.find(['>', '/']).expect("start tag");
+    let own = &text[..tag_end];
+    let mut decls = String::new();
+    for ns in node.namespaces() {
+        let attr = match ns.name() {
+            Some(p) => format!("xmlns:{p}="),
+            None => "xmlns=".to_owned(),
+        };
+        if !own.contains(&attr) {
+            let _ = write!(decls, " {attr}\"{}\"", ns.uri());
+        }
+    }
+    format!("{}{decls}{}", &text[..tag_end], &text[tag_end..])
+}
+
+/// Validates a document against specs/tedb/VatRetrievalServiceMessage.xsd.
+fn xsd_valid(doc: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("payload.xml");
+    std::fs::write(&file, doc).unwrap();
+    let out = std::process::Command::new("xmllint")
+        .arg("--noout")
+        .arg("--schema")
+        .arg(
+            specs_root()
+                .join("tedb")
+                .join("VatRetrievalServiceMessage.xsd"),
+        )
+        .arg(&file)
+        .output()
+        .expect("xmllint runs (Debian: apt-get install libxml2-utils)");
+    assert!(
+        out.status.success(),
+        "not valid against the TEDB schema: {}\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        &doc[..doc.len().min(2000)]
+    );
+}
+
+#[test]
+fn tedb_requests_and_answers_match_the_commissions_schema() {
+    let sb = Sandbox::start(SandboxConfig {
+        rate_limits: false,
+        ..SandboxConfig::default()
+    })
+    .expect("sandbox");
+    crate::transport::install_crypto_provider();
+    let http = crate::transport::client(std::time::Duration::from_secs(30)).unwrap();
+    let url = format!("{}/_tedb/ws/VatRetrievalService", sb.url());
+    let states = crate::invoice::rates::EU_MEMBER_STATES;
+    for day in [
+        time::macros::date!(2024 - 01 - 01),
+        time::macros::date!(2028 - 02 - 15),
+    ] {
+        let req = crate::tedb::request_body(&states, day);
+        xsd_valid(&soap_payload(&req, "retrieveVatRatesReqMsg"));
+        let resp = http
+            .post(&url)
+            .header("soapaction", crate::tedb::SOAP_ACTION)
+            .body(req)
+            .send()
+            .unwrap();
+        assert_eq!(resp.status().as_u16(), 200);
+        let body = resp.text().unwrap();
+        xsd_valid(&soap_payload(&body, "retrieveVatRatesRespMsg"));
+        let results = crate::tedb::parse(body.as_bytes()).unwrap();
+        assert!(crate::tedb::missing_standard(&crate::tedb::pick(&results)).is_empty());
+    }
+    // A request the service refuses gets a fault whose detail is a retrieveVatRatesFaultMsg.
+    let resp = http.post(&url).body("<nonsense/>").send().unwrap();
+    assert_eq!(resp.status().as_u16(), 500);
+    let body = resp.text().unwrap();
+    xsd_valid(&soap_payload(&body, "retrieveVatRatesFaultMsg"));
 }

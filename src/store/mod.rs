@@ -17,6 +17,7 @@ pub mod labels;
 pub mod orders;
 pub mod purge;
 pub mod state;
+pub mod tedb;
 pub mod vies;
 
 use std::fs::{File, OpenOptions};
@@ -35,6 +36,7 @@ const MIGRATIONS: &[(u32, &str)] = &[
     (2, include_str!("migrations/0002_labels.sql")),
     (3, include_str!("migrations/0003_invoices.sql")),
     (4, include_str!("migrations/0004_audit.sql")),
+    (5, include_str!("migrations/0005_tedb.sql")),
     (6, include_str!("migrations/0006_vies.sql")),
 ];
 

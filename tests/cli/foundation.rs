@@ -199,6 +199,7 @@ const SUBCOMMANDS: &[&str] = &[
     "make-labels",
     "make-invoices",
     "tax-report",
+    "rates",
     "confirm-shipments",
     "review",
     "purge",

@@ -9,6 +9,7 @@ mod foundation;
 mod make_invoices;
 mod make_labels;
 mod purge;
+mod rates;
 mod rates_horizon;
 mod reliability;
 mod sandbox_cli;

@@ -1033,6 +1033,7 @@ fn the_demo_runs_two_days_and_purges_the_first() {
         .collect();
     let expected: Vec<(String, String)> = [
         ("day 0", "init"),
+        ("day 0", "rates update"),
         ("day 0", "sync-orders"),
         ("day 0", "make-labels"),
         ("day 0", "make-invoices"),
@@ -1045,14 +1046,14 @@ fn the_demo_runs_two_days_and_purges_the_first() {
     .map(|(d, n)| ((*d).to_string(), (*n).to_string()))
     .collect();
     assert_eq!(steps, expected);
-    let day0 = &s["steps"][3]["summary"];
+    let day0 = &s["steps"][4]["summary"];
     assert!(day0["issued"].as_u64().unwrap() > 0, "{day0}");
     assert_eq!(day0["failed"], 0, "{day0}");
     assert_eq!(day0["held"], 0, "{day0}");
     // Day 31: the first day's feeds are done by now and their reports read.
-    let day31 = &s["steps"][7]["summary"];
+    let day31 = &s["steps"][8]["summary"];
     assert_eq!(day31["accepted"], day0["uploaded"], "{day31}");
-    let purge = &s["steps"][4]["summary"];
+    let purge = &s["steps"][5]["summary"];
     assert!(purge["purged"].as_u64().unwrap() > 0, "{purge}");
 
     // The first day's print file and invoices went with the purge; the second day's
