@@ -2,7 +2,7 @@
 //! line, `hint:` lines, and the exit code.
 //!
 //! It sits at the top, beside [`crate::run`], and is the only module that knows every
-//! typed error: [`as_classify`] downcasts to each of them, and a test checks that every
+//! typed error: `as_classify` downcasts to each of them, and a test checks that every
 //! type implementing [`Classify`] anywhere in `src/` is on that list, so a new error type
 //! cannot silently exit 1. Modules themselves depend only on the leaf `crate::error`.
 
