@@ -28,6 +28,15 @@ pub struct Global {
     pub json: bool,
 }
 
+/// What [`Ctx::begin_writing`] does about personal data past its removal date.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Overdue {
+    /// Remove it first (every writing command but the three below).
+    RemoveFirst,
+    /// The command removes personal data itself (`purge`, `forget-order`, `rotate-key`).
+    LeftToCommand,
+}
+
 pub struct Ctx {
     pub global: Global,
     pub clock: Clock,
@@ -43,6 +52,8 @@ pub struct Ctx {
     opened: Cell<Option<Mode>>,
     /// The key a read-only store was opened with, to append its audit entry.
     read_key: RefCell<Option<DbKey>>,
+    /// Whether the command took its first writing step ([`Ctx::begin_writing`]).
+    began_writing: Cell<bool>,
 }
 
 impl Ctx {
@@ -62,6 +73,7 @@ impl Ctx {
             command: RefCell::new(String::new()),
             opened: Cell::new(None),
             read_key: RefCell::new(None),
+            began_writing: Cell::new(false),
         })
     }
 
@@ -82,6 +94,7 @@ impl Ctx {
             command: RefCell::new(String::new()),
             opened: Cell::new(None),
             read_key: RefCell::new(None),
+            began_writing: Cell::new(false),
         }
     }
 
@@ -153,7 +166,7 @@ impl Ctx {
                 Some(lock) => Store::open_locked(&path, &key, lock),
                 None => Store::open(&path, &key, mode),
             };
-            let (mut s, key) = match opened {
+            let (s, key) = match opened {
                 Err(store::StoreError::KeyMismatch(_)) => {
                     self.recover_rotation(&path, mode, lock.as_ref())?
                 }
@@ -169,21 +182,6 @@ impl Ctx {
             if mode == Mode::Write {
                 let id = store::state::run_started(s.conn(), command, &rfc3339(self.clock.now()))?;
                 *self.run.borrow_mut() = Some((id, command.to_string()));
-                // Overdue personal data goes before anything else happens, so that a
-                // missed cron day never stretches the retention promise.
-                if !matches!(command, "purge" | "forget-order" | "rotate-key") {
-                    let report =
-                        crate::retention::purge_due(&mut s, cfg, self.clock.now(), false, false)?;
-                    if report.purged > 0 {
-                        tracing::info!(
-                            orders = report.purged,
-                            files = report.files_removed,
-                            "overdue personal data removed"
-                        );
-                    }
-                    crate::retention::prune_audit(&mut s, cfg, self.clock.now())?;
-                }
-                self.warn_rates_horizon(&s)?;
             }
             let _ = self.store.set(RefCell::new(s));
         }
@@ -263,6 +261,32 @@ impl Ctx {
         ))
     }
 
+    /// The first step of every writing command: the writer lock and the store; then,
+    /// unless the command removes personal data itself ([`Overdue::LeftToCommand`]), the
+    /// personal data past its removal date goes and the audit log is pruned, before
+    /// anything else happens, so that a missed cron day never stretches the retention
+    /// promise; and in the last 14 days before the VAT rates' horizon, one warning line.
+    pub fn begin_writing(&self, command: &str, overdue: Overdue) -> anyhow::Result<()> {
+        if self.began_writing.replace(true) {
+            return Ok(());
+        }
+        let mut s = self.store(command)?;
+        if overdue == Overdue::RemoveFirst {
+            let cfg = self.config()?;
+            let report = crate::retention::purge_due(&mut s, cfg, self.clock.now(), false, false)?;
+            if report.purged > 0 {
+                tracing::info!(
+                    orders = report.purged,
+                    files = report.files_removed,
+                    "overdue personal data removed"
+                );
+            }
+            crate::retention::prune_audit(&mut s, cfg, self.clock.now())?;
+        }
+        self.warn_rates_horizon(&s)?;
+        Ok(())
+    }
+
     /// One line on stderr, also under `-q`, when the VAT rates in use are verified for 14
     /// days or less (see [`crate::invoice::rates::RUN_WARN_DAYS`]).
     fn warn_rates_horizon(&self, store: &Store) -> anyhow::Result<()> {
@@ -297,6 +321,10 @@ impl Ctx {
         let Some(mode) = self.opened.get() else {
             return;
         };
+        debug_assert!(
+            mode != Mode::Write || self.began_writing.get(),
+            "a command opened the store for writing without Ctx::begin_writing"
+        );
         let at = rfc3339(self.clock.now());
         let command = match self.command.borrow().as_str() {
             "" => "unknown".to_string(),

@@ -12,6 +12,7 @@ pub mod config;
 pub mod ctx;
 pub mod error;
 pub mod failpoint;
+pub mod files;
 pub mod fx;
 pub mod invoice;
 pub mod labels;

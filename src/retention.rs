@@ -191,17 +191,8 @@ fn shred(path: &Path) -> Result<u64, StoreError> {
         f.sync_all()?;
     }
     std::fs::remove_file(path)?;
-    sync_parent(path);
+    crate::files::sync_parent(path);
     Ok(len)
-}
-
-/// Syncs the directory holding `path`, so that a rename or unlink reaches the disk.
-pub fn sync_parent(path: &Path) {
-    if let Some(dir) = path.parent()
-        && let Ok(d) = std::fs::File::open(dir)
-    {
-        let _ = d.sync_all();
-    }
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@ use serde_json::json;
 
 use crate::commands::Outcome;
 use crate::commands::make_labels::{self, Counts};
-use crate::ctx::Ctx;
+use crate::ctx::{Ctx, Overdue};
 
 /// Confirm labelled parcels to Amazon, with carrier and tracking number
 ///
@@ -18,6 +18,7 @@ pub struct ConfirmShipmentsArgs {}
 pub fn run(ctx: &Ctx, _args: &ConfirmShipmentsArgs) -> anyhow::Result<Outcome> {
     let cfg = ctx.config()?;
     let mut counts = Counts::default();
+    ctx.begin_writing("confirm-shipments", Overdue::RemoveFirst)?;
     make_labels::confirm_all(ctx, cfg, &mut counts)?;
     Ok(Outcome::from_failures(
         counts.confirm_failed,

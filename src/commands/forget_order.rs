@@ -4,7 +4,7 @@ use clap::Args;
 use serde_json::json;
 
 use crate::commands::Outcome;
-use crate::ctx::Ctx;
+use crate::ctx::{Ctx, Overdue};
 use crate::error::{AppError, Exit};
 use crate::retention;
 
@@ -20,6 +20,7 @@ pub struct ForgetOrderArgs {
 
 pub fn run(ctx: &Ctx, args: &ForgetOrderArgs) -> anyhow::Result<Outcome> {
     let cfg = ctx.config()?;
+    ctx.begin_writing("forget-order", Overdue::LeftToCommand)?;
     let mut store = ctx.store("forget-order")?;
     if crate::store::orders::existing(store.conn(), &args.order)?.is_none() {
         return Err(

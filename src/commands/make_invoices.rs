@@ -52,9 +52,7 @@
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
-use std::io::Write as _;
-use std::os::unix::fs::DirBuilderExt as _;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::Context as _;
@@ -65,9 +63,10 @@ use time::Date;
 use crate::clock::rfc3339;
 use crate::commands::Outcome;
 use crate::config::{Config, ConfigError};
-use crate::ctx::Ctx;
+use crate::ctx::{Ctx, Overdue};
 use crate::error::{Classify as _, Exit};
 use crate::failpoint;
+use crate::files::{self, Durability};
 use crate::fx;
 use crate::invoice::issue::{self, Refusal};
 use crate::invoice::ledger::{self, iso, money};
@@ -88,6 +87,9 @@ use crate::vies::{self, ViesError};
 use crate::zone::SellerZone;
 
 pub const COMMAND: &str = "make-invoices";
+
+/// The crash point between writing an invoice PDF and giving it its name.
+const FILE_WRITTEN: &str = "make-invoices:file-written";
 
 /// Issue VAT invoices for shipped orders and credit notes for cancelled ones, and upload
 /// them to Amazon
@@ -116,7 +118,6 @@ pub const MAX_TOKEN_WAIT: Duration = Duration::from_secs(5);
 /// Documents numbered and stored per transaction.
 const BATCH: usize = 64;
 /// Prefix of the temporary files PDFs are written to before the rename.
-const TEMP_PREFIX: &str = ".fulfil-tmp-";
 /// At most this many per-order lines on stderr; the JSON summary lists up to `MAX_LISTED`.
 const MAX_WARNINGS: usize = 10;
 const MAX_LISTED: usize = 100;
@@ -274,11 +275,16 @@ pub fn run(ctx: &Ctx, args: &MakeInvoicesArgs) -> anyhow::Result<Outcome> {
     let today = settings.zone.date(ctx.clock.now());
     // Take the writer lock before touching the directory: a run that is still writing
     // owns its temporary files.
-    drop(ctx.store(COMMAND)?);
+    ctx.begin_writing(COMMAND, Overdue::RemoveFirst)?;
     // The rates of the last complete `fulfil rates update` (never fetched from here).
     let tedb = crate::store::tedb::layer(ctx.store(COMMAND)?.conn())?;
     settings.table = std::mem::take(&mut settings.table).with_tedb(tedb);
-    let dir = prepare_dir(&settings.dir)?;
+    let dir = files::prepare_private_dir(&settings.dir).with_context(|| {
+        format!(
+            "cannot create the invoices directory {}",
+            settings.dir.display()
+        )
+    })?;
     let mut run = Run {
         ctx,
         s: Settings { dir, ..settings },
@@ -316,7 +322,7 @@ impl Run<'_> {
             let Some(issued) = issued else { continue };
             match self.rerender(&issued)? {
                 Some(pdf) => {
-                    write_private(&self.s.dir, &path, &pdf)?;
+                    files::write_private(&path, &pdf, Durability::Rebuildable, Some(FILE_WRITTEN))?;
                     self.counts.files_repaired += 1;
                     tracing::info!(number = %issued.number, "invoice PDF written again");
                 }
@@ -757,7 +763,7 @@ impl Run<'_> {
                 .push((order_id.clone(), r.reason.to_string()));
         }
         for w in &written {
-            write_private(&self.s.dir, &w.path, &w.pdf)?;
+            files::write_private(&w.path, &w.pdf, Durability::Rebuildable, Some(FILE_WRITTEN))?;
             failpoint::hit("make-invoices:after-file");
         }
         Ok(written.len() as u64)
@@ -1246,51 +1252,8 @@ fn vat_refusal(e: &vat::VatError) -> Refusal {
     Refusal::new(reason).detail(e.to_string())
 }
 
-/// Makes the invoices directory (0700) and removes temporary files a killed run left.
-fn prepare_dir(dir: &Path) -> anyhow::Result<PathBuf> {
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(dir)
-        .with_context(|| format!("cannot create the invoices directory {}", dir.display()))?;
-    let dir = std::fs::canonicalize(dir)?;
-    for entry in std::fs::read_dir(&dir)?.flatten() {
-        if entry.file_name().to_string_lossy().starts_with(TEMP_PREFIX) {
-            let _ = std::fs::remove_file(entry.path());
-        }
-    }
-    Ok(dir)
-}
-
-/// Writes a file readable by its owner only: a temporary file in the same directory,
-/// then a rename, so the path never holds half a PDF. No fsync: a file lost or cut short
-/// by a power failure is written again by the next run's repair phase.
-fn write_private(dir: &Path, path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
-    let mut tmp = tempfile::Builder::new()
-        .prefix(TEMP_PREFIX)
-        .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o600))
-        .tempfile_in(dir)
-        .with_context(|| format!("cannot write in {}", dir.display()))?;
-    tmp.write_all(bytes)
-        .with_context(|| format!("cannot write {}", path.display()))?;
-    failpoint::hit("make-invoices:file-written");
-    tmp.persist(path)
-        .map_err(|e| e.error)
-        .with_context(|| format!("cannot write {}", path.display()))?;
-    Ok(())
-}
-
-/// Lower-case hex SHA-256.
-pub fn sha256_hex(bytes: &[u8]) -> String {
-    use std::fmt::Write as _;
-    ring::digest::digest(&ring::digest::SHA256, bytes)
-        .as_ref()
-        .iter()
-        .fold(String::with_capacity(64), |mut s, b| {
-            let _ = write!(s, "{b:02x}");
-            s
-        })
-}
+/// Lower-case hex SHA-256 (kept here for the tests that check issued PDFs).
+pub use crate::files::sha256_hex;
 
 #[cfg(test)]
 mod tests {
@@ -1448,33 +1411,5 @@ mod tests {
             prop_assert_eq!((cl.total_gross, cl.total_vat, cl.total_vat_eur, cl.total_net_eur), (-l.total_gross, -l.total_vat, -l.total_vat_eur, -l.total_net_eur));
             prop_assert_eq!(&feed_options(&cdoc)["metadata:totalamount"], &money(-l.total_gross));
         }
-    }
-
-    #[test]
-    fn sha256_of_nothing() {
-        assert_eq!(
-            sha256_hex(b""),
-            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
-        );
-    }
-
-    #[test]
-    fn a_killed_runs_temporary_files_are_swept() {
-        use std::os::unix::fs::PermissionsExt as _;
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join(".fulfil-tmp-abc"), b"half").unwrap();
-        std::fs::write(dir.path().join("INV-2026-000001.pdf"), b"%PDF").unwrap();
-        let d = prepare_dir(dir.path()).unwrap();
-        let names: Vec<String> = std::fs::read_dir(&d)
-            .unwrap()
-            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-            .collect();
-        assert_eq!(names, vec!["INV-2026-000001.pdf"]);
-        let p = d.join("x.pdf");
-        write_private(&d, &p, b"%PDF-1.7").unwrap();
-        assert_eq!(
-            std::fs::metadata(&p).unwrap().permissions().mode() & 0o777,
-            0o600
-        );
     }
 }

@@ -13,10 +13,8 @@
 //! box, a destination outside the EU, no address because the role is missing) go to
 //! review with a reason code: `fulfil review` lists them.
 
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
-use anyhow::Context as _;
 use clap::Args;
 use secrecy::SecretString;
 use serde_json::json;
@@ -25,8 +23,9 @@ use time::{Date, OffsetDateTime, Weekday};
 use crate::clock::rfc3339;
 use crate::commands::Outcome;
 use crate::config::{Config, ConfirmMode, PrintLayout};
-use crate::ctx::Ctx;
+use crate::ctx::{Ctx, Overdue};
 use crate::error::AppError;
+use crate::files::{self, Durability};
 use crate::labels::print::{self, Layout};
 use crate::labels::products::{self, Product};
 use crate::logging::Pii;
@@ -97,6 +96,7 @@ pub fn run(ctx: &Ctx, args: &MakeLabelsArgs) -> anyhow::Result<Outcome> {
     {
         return Err(out_exists(out).into());
     }
+    ctx.begin_writing(COMMAND, Overdue::RemoveFirst)?;
     if let Some(order_id) = &args.reprint {
         return reprint(ctx, cfg, args, order_id);
     }
@@ -104,9 +104,9 @@ pub fn run(ctx: &Ctx, args: &MakeLabelsArgs) -> anyhow::Result<Outcome> {
     let (customer_code, customer_number) = account(cfg)?;
     let now = ctx.clock.now();
     let mut counts = Counts::default();
-    // The writer lock first: a run that is still writing owns its temporary files.
-    drop(ctx.store(COMMAND)?);
-    sweep_temp_files(&cfg.labels_dir());
+    // Under the writer lock (taken above): a run that is still writing owns its
+    // temporary files.
+    files::sweep_temp_files(&cfg.labels_dir());
 
     // 1. Plan: address, product, weight. Orders that need a person go to review now.
     let ready = db::ready_orders(ctx.store(COMMAND)?.conn())?;
@@ -819,7 +819,9 @@ fn deliver(
         )?;
         Ok(())
     };
-    if let Err(e) = track().and_then(|()| write_private(&path, &bytes)) {
+    if let Err(e) =
+        track().and_then(|()| files::write_private(&path, &bytes, Durability::Synced, None))
+    {
         // The name taken for it goes again, unless the seller's own file was replaced.
         if !args.overwrite {
             let _ = std::fs::remove_file(&path);
@@ -828,23 +830,6 @@ fn deliver(
     }
     crate::failpoint::hit("make-labels:print-file-written");
     Ok((path.display().to_string(), pages))
-}
-
-/// Prefix of the temporary files print files are written to before the rename.
-const TEMP_PREFIX: &str = ".fulfil-tmp-";
-
-/// Removes the temporary print files a killed run left in the labels directory: they
-/// hold labels, and no record names them (issue #8). The caller holds the writer lock,
-/// so no running make-labels owns them.
-fn sweep_temp_files(dir: &Path) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    for entry in entries.flatten() {
-        if entry.file_name().to_string_lossy().starts_with(TEMP_PREFIX) {
-            let _ = std::fs::remove_file(entry.path());
-        }
-    }
 }
 
 /// The error for `--out` onto a file that exists.
@@ -856,23 +841,9 @@ fn out_exists(path: &Path) -> AppError {
     .hint("choose another --out FILE, or add --overwrite to replace it")
 }
 
-/// The directory a file goes in (`.` for a bare name).
-fn parent_dir(path: &Path) -> PathBuf {
-    path.parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
-}
-
 /// Creates the directory a file goes in (mode 0700), if need be.
 fn create_dir_private(path: &Path) -> anyhow::Result<()> {
-    use std::os::unix::fs::DirBuilderExt as _;
-    let dir = parent_dir(path);
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(&dir)
-        .with_context(|| format!("cannot create {}", dir.display()))?;
-    Ok(())
+    files::create_private_dir(&files::parent_dir(path))
 }
 
 /// Takes a file name by creating the file empty (mode 0600), exclusively: fails with
@@ -921,23 +892,6 @@ fn reserve_unique(dir: &Path, stem: &str) -> anyhow::Result<PathBuf> {
     )
     .hint("move the old print files out of the labels directory")
     .into())
-}
-
-/// Writes a file with mode 0600 through a temporary file and a rename (which replaces
-/// the file if it exists: callers take the name first, see `reserve`).
-pub fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
-    create_dir_private(path)?;
-    let dir = parent_dir(path);
-    let mut tmp = tempfile::Builder::new()
-        .prefix(TEMP_PREFIX)
-        .tempfile_in(&dir)
-        .with_context(|| format!("cannot write in {}", dir.display()))?;
-    tmp.write_all(bytes)
-        .and_then(|()| tmp.as_file().sync_all())
-        .with_context(|| format!("cannot write {}", path.display()))?;
-    tmp.persist(path)
-        .with_context(|| format!("cannot write {}", path.display()))?;
-    Ok(())
 }
 
 /// Pipes the print file to the seller's command (see [`crate::child`]: its own process
@@ -1109,27 +1063,5 @@ mod tests {
             letterbox_delivery(date!(2026 - 11 - 23)),
             date!(2026 - 11 - 24)
         );
-    }
-
-    #[test]
-    fn a_killed_runs_temporary_print_files_are_swept_and_others_kept() {
-        let dir = tempfile::tempdir().unwrap();
-        let print = dir.path().join("labels-20261120-100000.pdf");
-        write_private(&print, b"%PDF-1.7 labels").unwrap();
-        let leftover = dir.path().join(format!("{TEMP_PREFIX}abc123"));
-        std::fs::write(&leftover, b"%PDF-1.7 half").unwrap();
-        let names: Vec<String> = std::fs::read_dir(dir.path())
-            .unwrap()
-            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-            .collect();
-        assert_eq!(
-            names.len(),
-            2,
-            "write_private leaves only its file: {names:?}"
-        );
-        sweep_temp_files(dir.path());
-        assert!(!leftover.exists());
-        assert_eq!(std::fs::read(&print).unwrap(), b"%PDF-1.7 labels");
-        sweep_temp_files(&dir.path().join("missing"));
     }
 }

@@ -5,7 +5,7 @@ use serde_json::json;
 
 use crate::commands::Outcome;
 use crate::commands::rotate_key;
-use crate::ctx::Ctx;
+use crate::ctx::{Ctx, Overdue};
 use crate::retention;
 
 pub const COMMAND: &str = "purge";
@@ -35,6 +35,7 @@ pub struct PurgeArgs {
 pub fn run(ctx: &Ctx, args: &PurgeArgs) -> anyhow::Result<Outcome> {
     let cfg = ctx.config()?;
     let now = ctx.clock.now();
+    ctx.begin_writing(COMMAND, Overdue::LeftToCommand)?;
     let (report, audit_pruned) = {
         let mut store = ctx.store(COMMAND)?;
         let report = retention::purge_due(&mut store, cfg, now, args.dry_run, args.vacuum)?;

@@ -11,7 +11,7 @@ use time::Date;
 
 use crate::clock::rfc3339;
 use crate::commands::Outcome;
-use crate::ctx::Ctx;
+use crate::ctx::{Ctx, Overdue};
 use crate::error::{AppError, Exit};
 use crate::invoice::rates::{EU_MEMBER_STATES, RateSource, RateTable, TaxCategory, eu_member};
 use crate::store::tedb::{self as db, UpdateMeta};
@@ -83,7 +83,7 @@ fn update(ctx: &Ctx, args: &UpdateArgs) -> anyhow::Result<Outcome> {
     let endpoint = cfg.rates.tedb_url();
     crate::transport::check_endpoint(&endpoint)?;
     // The writer lock first, as every writing command takes it.
-    drop(ctx.store(UPDATE)?);
+    ctx.begin_writing(UPDATE, Overdue::RemoveFirst)?;
     let now = ctx.clock.now();
     let today = now.date();
     let days = tedb::sample_dates(today, args.months);

@@ -10,7 +10,7 @@ use serde_json::json;
 
 use crate::clock::rfc3339;
 use crate::commands::Outcome;
-use crate::ctx::Ctx;
+use crate::ctx::{Ctx, Overdue};
 use crate::error::AppError;
 use crate::postnl::address::{self, AddressInput};
 use crate::store::labels::{self as db, AddressOverride};
@@ -135,6 +135,7 @@ fn guess(p: &orders_db::PiiRow) -> Option<address::Split> {
 }
 
 fn check_order(ctx: &Ctx, order: &str) -> anyhow::Result<()> {
+    ctx.begin_writing("review", Overdue::RemoveFirst)?;
     let store = ctx.store("review")?;
     let existing = orders_db::existing(store.conn(), order)?;
     match existing {

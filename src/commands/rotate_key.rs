@@ -14,7 +14,7 @@ use clap::Args;
 use serde_json::json;
 
 use crate::commands::Outcome;
-use crate::ctx::Ctx;
+use crate::ctx::{Ctx, Overdue};
 use crate::error::AppError;
 use crate::store::{self, DbKey};
 
@@ -44,6 +44,7 @@ pub fn rotate(ctx: &Ctx) -> anyhow::Result<PathBuf> {
         .hint("rotate it where it lives: generate 64 hex characters and run PRAGMA rekey with the sqlcipher tool")
         .into());
     };
+    ctx.begin_writing("rotate-key", Overdue::LeftToCommand)?;
     let mut store = ctx.store("rotate-key")?;
     let new = DbKey::generate()?;
     let next = store::next_key_path(key_file);
@@ -53,7 +54,7 @@ pub fn rotate(ctx: &Ctx) -> anyhow::Result<PathBuf> {
     // Overwrite the old key in place, so its bytes do not stay behind in a freed block.
     write_synced(key_file, new.hex(), false)?;
     std::fs::remove_file(&next)?;
-    crate::retention::sync_parent(key_file);
+    crate::files::sync_parent(key_file);
     Ok(key_file.clone())
 }
 
@@ -69,6 +70,6 @@ fn write_synced(path: &Path, hex: &str, create_new: bool) -> anyhow::Result<()> 
     f.write_all(hex.as_bytes())?;
     f.write_all(b"\n")?;
     f.sync_all()?;
-    crate::retention::sync_parent(path);
+    crate::files::sync_parent(path);
     Ok(())
 }

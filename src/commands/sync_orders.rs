@@ -22,7 +22,7 @@ use serde_json::json;
 use crate::clock::{parse_rfc3339, rfc3339};
 use crate::commands::Outcome;
 use crate::config::Config;
-use crate::ctx::Ctx;
+use crate::ctx::{Ctx, Overdue};
 use crate::spapi::SpapiError;
 use crate::spapi::models::{self, Order};
 use crate::spapi::orders::{self as search, SearchParams};
@@ -73,6 +73,7 @@ pub fn run(ctx: &Ctx, _args: &SyncOrdersArgs) -> anyhow::Result<Outcome> {
     let cfg = ctx.config()?;
     ctx.warn_secret_age()?;
     let now = ctx.clock.now();
+    ctx.begin_writing(COMMAND, Overdue::RemoveFirst)?;
     let client = ctx.spapi(COMMAND)?;
 
     let included: Vec<String> = search::included_data(&cfg.amazon.roles)
