@@ -18,6 +18,7 @@ use serde::Deserialize;
 use time::Date;
 
 use crate::error::{Classify, Exit};
+use crate::trust;
 
 /// A configuration problem: which file or variable, which key, what is wrong.
 #[derive(Debug, Clone)]
@@ -93,7 +94,7 @@ pub struct Config {
     #[serde(skip)]
     pub path: PathBuf,
     /// Owner and mode of the file as it was read (from the open file, so that a file
-    /// swapped after reading cannot pass for it); see [`crate::trust::check_config`].
+    /// swapped after reading cannot pass for it); see [`Config::check_trusted`].
     #[serde(skip)]
     pub file_meta: Option<std::fs::Metadata>,
 }
@@ -903,6 +904,34 @@ pub fn default_path() -> PathBuf {
 }
 
 impl Config {
+    /// Checks that nobody else can change the config file (as it was read) or the data
+    /// directory. A data directory that does not exist yet is left to the command.
+    pub fn check_trusted(&self) -> Result<(), trust::Untrusted> {
+        let me = trust::me();
+        if let Some(meta) = &self.file_meta
+            && let Some(problem) =
+                trust::inspect(meta, trust::Kind::File, trust::Need::Unwritable, me)
+        {
+            return Err(trust::Untrusted {
+                what: "the config file",
+                path: self.path.clone(),
+                problem,
+            });
+        }
+        let dir = self.data_dir();
+        if let Ok(meta) = std::fs::metadata(&dir)
+            && let Some(problem) =
+                trust::inspect(&meta, trust::Kind::Dir, trust::Need::Unwritable, me)
+        {
+            return Err(trust::Untrusted {
+                what: "the data directory",
+                path: dir,
+                problem,
+            });
+        }
+        Ok(())
+    }
+
     /// Reads the file, applies the environment, checks the values.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
         let cfg = Self::load_parts(path)?;

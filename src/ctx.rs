@@ -115,7 +115,7 @@ impl Ctx {
         let c = Config::load(&self.config_path)?;
         // A config or data directory others can change is not used at all: its
         // `*_command` secrets would run as this user (issue #15).
-        crate::trust::check_config(&c)?;
+        c.check_trusted()?;
         Ok(self.config.get_or_init(|| c))
     }
 

@@ -16,7 +16,6 @@ use std::fs::Metadata;
 use std::os::unix::fs::MetadataExt as _;
 use std::path::{Path, PathBuf};
 
-use crate::config::Config;
 use crate::error::{Classify, Exit};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -136,32 +135,6 @@ impl Classify for Untrusted {
     fn hints(&self) -> Vec<String> {
         vec![self.problem.hint(&self.path)]
     }
-}
-
-/// Checks that nobody else can change the config file (as it was read) or the data
-/// directory. A data directory that does not exist yet is left to the command.
-pub fn check_config(cfg: &Config) -> Result<(), Untrusted> {
-    let me = me();
-    if let Some(meta) = &cfg.file_meta
-        && let Some(problem) = inspect(meta, Kind::File, Need::Unwritable, me)
-    {
-        return Err(Untrusted {
-            what: "the config file",
-            path: cfg.path.clone(),
-            problem,
-        });
-    }
-    let dir = cfg.data_dir();
-    if let Ok(meta) = std::fs::metadata(&dir)
-        && let Some(problem) = inspect(&meta, Kind::Dir, Need::Unwritable, me)
-    {
-        return Err(Untrusted {
-            what: "the data directory",
-            path: dir,
-            problem,
-        });
-    }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -169,7 +169,7 @@ pub fn run_checks(ctx: &Ctx, online: bool) -> Vec<Check> {
     let me = rustix::process::geteuid().as_raw();
 
     let key = if let Some(cfg) = &cfg {
-        let (check, key) = check_secrets(cfg, trust::check_config(cfg).is_ok());
+        let (check, key) = check_secrets(cfg, cfg.check_trusted().is_ok());
         out.push(check);
         key
     } else {
