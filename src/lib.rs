@@ -17,6 +17,7 @@ pub mod invoice;
 pub mod labels;
 pub mod logging;
 pub mod order_check;
+pub mod orders;
 #[cfg(test)]
 mod parse_props;
 pub mod pdf;

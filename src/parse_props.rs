@@ -12,7 +12,7 @@
 use proptest::prelude::*;
 use serde_json::{Value, json};
 
-use crate::commands::sync_orders::parse_order;
+use crate::orders::mapping::parse_order;
 use crate::postnl::models::{decode_pdf, parse_barcode, parse_error_body, parse_label_response};
 use crate::spapi::auth::read_token_reply;
 use crate::spapi::feeds::{Feed, FeedDocument, gunzip, parse_report};
