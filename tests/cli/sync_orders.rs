@@ -480,3 +480,119 @@ fn secret_age_warning_from_day_150() {
     r.assert_code(0);
     assert!(r.stderr.contains("expires in 27 days"), "{}", r.stderr);
 }
+
+/// Issue #15 item 9: every order sync-orders skips gets its own review line with its
+/// reason, identified by its id (escaped and cut short when it is not a plausible one,
+/// with a hash so that two bad ids never share a line); `status` counts them.
+#[test]
+fn each_skipped_order_has_its_own_review_line_and_status_counts_them() {
+    let env = TestEnv::sandboxed(5);
+    let base = |id: &str| {
+        json!({
+            "orderId": id,
+            "createdTime": "2026-11-19T08:00:00Z",
+            "lastUpdatedTime": "2026-11-19T09:00:00Z",
+            "salesChannel": {"channelName": "AMAZON", "marketplaceId": "A1805IZSGTT6HS"},
+            "fulfillment": {"fulfillmentStatus": "UNSHIPPED", "fulfilledBy": "MERCHANT"},
+            "orderItems": [{"orderItemId": "1", "quantityOrdered": 1, "product": {"sellerSku": "X"}}]
+        })
+    };
+    let long_a = format!("{}1", "A".repeat(50));
+    let long_b = format!("{}2", "A".repeat(50));
+    let bad_ids = [
+        "028-0000000-0000201 ",
+        "028-0000000-0000202;DROP TABLE orders",
+        "Ωmega-00001",
+        long_a.as_str(),
+        long_b.as_str(),
+    ];
+    for id in bad_ids {
+        env.sb().add_order(base(id)).unwrap();
+    }
+    let mut long = base("028-0000000-0000301");
+    long["orderItems"][0]["product"]["title"] = json!("x".repeat(20_000));
+    let mut quantity = base("028-0000000-0000302");
+    quantity["orderItems"][0]["quantityOrdered"] = json!(-1);
+    let mut amount = base("028-0000000-0000303");
+    amount["proceeds"] = json!({"grandTotal": {"amount": "twelve", "currencyCode": "EUR"}});
+    for o in [long, quantity, amount] {
+        env.sb().add_order(o).unwrap();
+    }
+    let r = env.run(&["--json", "sync-orders"]);
+    r.assert_code(3);
+    assert_eq!(summary(&r.stdout)["skipped"], 8);
+
+    let skipped = |env: &TestEnv| -> Vec<(String, String)> {
+        let r = env.run(&["--json", "review"]);
+        r.assert_code(0);
+        summary(&r.stdout)["orders"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|l| l["command"] == "sync-orders")
+            .map(|l| {
+                (
+                    l["order_id"].as_str().unwrap().to_string(),
+                    l["reason"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect()
+    };
+    let lines = skipped(&env);
+    let reasons: Vec<&str> = {
+        let mut r: Vec<&str> = lines.iter().map(|(_, r)| r.as_str()).collect();
+        r.sort_unstable();
+        r
+    };
+    assert_eq!(
+        reasons,
+        [
+            "bad_amount",
+            "bad_order_id",
+            "bad_order_id",
+            "bad_order_id",
+            "bad_order_id",
+            "bad_order_id",
+            "bad_quantity",
+            "field_too_long"
+        ],
+        "{lines:?}"
+    );
+    let ids: BTreeSet<&str> = lines.iter().map(|(id, _)| id.as_str()).collect();
+    assert_eq!(ids.len(), 8, "two skipped orders share a line: {lines:?}");
+    for (id, _) in &lines {
+        assert_ne!(id, "unknown");
+        assert!(id.len() <= 48, "{id}");
+        assert!(
+            !id.contains([' ', ';', 'Ω']) && !id.contains(&"A".repeat(30)),
+            "a bad id shown raw or whole: {id}"
+        );
+    }
+    for good in [
+        "028-0000000-0000301",
+        "028-0000000-0000302",
+        "028-0000000-0000303",
+    ] {
+        assert!(ids.contains(good), "{good} not listed: {lines:?}");
+    }
+    let r = env.run(&["--json", "status"]);
+    r.assert_code(0);
+    assert_eq!(summary(&r.stdout)["skipped_by_sync"], 8, "{}", r.stdout);
+    let r = env.run(&["status"]);
+    assert!(
+        r.stdout.contains("skipped   8 orders by sync-orders"),
+        "{}",
+        r.stdout
+    );
+
+    // Amazon sends one of them again in good shape: its line goes, the others stay.
+    let mut fixed = base("028-0000000-0000302");
+    fixed["lastUpdatedTime"] = json!("2026-11-20T09:55:00Z");
+    env.sb().add_order(fixed).unwrap();
+    env.run(&["sync-orders"]).assert_code(3);
+    let lines = skipped(&env);
+    assert_eq!(lines.len(), 7, "{lines:?}");
+    assert!(!lines.iter().any(|(id, _)| id == "028-0000000-0000302"));
+    let r = env.run(&["--json", "status"]);
+    assert_eq!(summary(&r.stdout)["skipped_by_sync"], 7, "{}", r.stdout);
+}
