@@ -24,7 +24,7 @@ use crate::clock::{parse_rfc3339, rfc3339};
 use crate::commands::Outcome;
 use crate::config::Config;
 use crate::ctx::Ctx;
-use crate::orders::mapping::{self, plausible_order_id};
+use crate::orders::mapping;
 use crate::spapi::SpapiError;
 use crate::spapi::orders::{self as search, SearchParams};
 use crate::store::orders::{self as db, Stage};
@@ -188,13 +188,10 @@ pub fn run(ctx: &Ctx, _args: &SyncOrdersArgs) -> anyhow::Result<Outcome> {
                         Ok(Applied::Unchanged) => counts.unchanged += 1,
                         Err(reason) => {
                             counts.skipped += 1;
-                            let id = raw
-                                .get("orderId")
-                                .and_then(|v| v.as_str())
-                                .filter(|s| plausible_order_id(s))
-                                .unwrap_or("unknown");
-                            tracing::warn!(order_id = id, reason, "order skipped");
-                            db::record_issue(tx, id, COMMAND, reason, None, &at)?;
+                            // Its own review line, under a key that is safe to show.
+                            let id = mapping::skipped_key(raw);
+                            tracing::warn!(order_id = %id, reason, "order skipped");
+                            db::record_issue(tx, &id, COMMAND, reason, None, &at)?;
                         }
                     }
                 }

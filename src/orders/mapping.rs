@@ -8,6 +8,7 @@
 //! never a value from the order, so that it can be logged and listed for review.
 
 use std::collections::BTreeSet;
+use std::fmt::Write as _;
 
 use crate::clock::{parse_rfc3339, rfc3339};
 use crate::config::Config;
@@ -34,6 +35,51 @@ pub fn parse_order(raw: &serde_json::Value) -> Result<Rows, &'static str> {
         return Err("bad_order_id");
     }
     convert(&order)
+}
+
+/// How much of an implausible order id a review line shows, after escaping.
+const SHOWN_ID: usize = 24;
+
+/// The key under which a skipped order is listed for review (issue #15 item 9): the
+/// order id itself when it is a plausible one, so that the line clears when Amazon later
+/// sends the order in good shape; otherwise the first characters of the id with
+/// anything outside `[A-Za-z0-9-]` escaped as `%XX`, then `#` and a short SHA-256 of
+/// the raw id, or `unknown#` and a SHA-256 of the raw order when it has no string id.
+/// The hash keeps two bad ids on two lines; the `#` keeps them apart from real ids.
+pub fn skipped_key(raw: &serde_json::Value) -> String {
+    match raw.get("orderId").and_then(serde_json::Value::as_str) {
+        Some(id) if plausible_order_id(id) => id.to_string(),
+        Some(id) => {
+            let mut shown = String::new();
+            for c in id.chars() {
+                let mut piece = String::new();
+                if c.is_ascii_alphanumeric() || c == '-' {
+                    piece.push(c);
+                } else {
+                    let mut buf = [0; 4];
+                    for b in c.encode_utf8(&mut buf).bytes() {
+                        let _ = write!(piece, "%{b:02X}");
+                    }
+                }
+                if shown.len() + piece.len() > SHOWN_ID {
+                    break;
+                }
+                shown.push_str(&piece);
+            }
+            format!("{shown}#{}", short_hash(id.as_bytes()))
+        }
+        None => format!("unknown#{}", short_hash(raw.to_string().as_bytes())),
+    }
+}
+
+/// The first 12 hex digits of a SHA-256.
+fn short_hash(bytes: &[u8]) -> String {
+    let digest = ring::digest::digest(&ring::digest::SHA256, bytes);
+    let mut hex = String::with_capacity(12);
+    for b in digest.as_ref().iter().take(6) {
+        let _ = write!(hex, "{b:02x}");
+    }
+    hex
 }
 
 /// Whether an incoming snapshot of an order is newer than the stored one. The sync
@@ -336,6 +382,31 @@ mod tests {
             recipient_name: Some("x".into()),
             ..PiiRow::default()
         }
+    }
+
+    #[test]
+    fn skipped_orders_get_safe_distinct_keys() {
+        use serde_json::json;
+        assert_eq!(
+            skipped_key(&json!({"orderId": "028-1111111-2222222"})),
+            "028-1111111-2222222"
+        );
+        let a = skipped_key(&json!({"orderId": format!("{}1", "A".repeat(50))}));
+        let b = skipped_key(&json!({"orderId": format!("{}2", "A".repeat(50))}));
+        assert_ne!(a, b);
+        assert!(a.starts_with(&format!("{}#", "A".repeat(24))), "{a}");
+        assert_eq!(a.len(), 24 + 1 + 12);
+        let k = skipped_key(&json!({"orderId": "028 1;Ω"}));
+        assert!(k.starts_with("028%201%3B%CE%A9#"), "{k}");
+        let k = skipped_key(&json!({"orderId": ""}));
+        assert_eq!(k.len(), 13, "{k}");
+        let n1 = skipped_key(&json!({"orderId": 12, "x": 1}));
+        let n2 = skipped_key(&json!({"x": 2}));
+        assert!(n1.starts_with("unknown#") && n2.starts_with("unknown#"));
+        assert_ne!(n1, n2);
+        // A long run of multi-byte characters never splits an escape.
+        let k = skipped_key(&json!({"orderId": "ΩΩΩΩΩΩΩΩΩΩ"}));
+        assert_eq!(k.split('#').next().unwrap(), "%CE%A9".repeat(4));
     }
 
     #[test]
