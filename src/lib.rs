@@ -18,8 +18,6 @@ pub mod labels;
 pub mod logging;
 pub mod order_check;
 pub mod orders;
-#[cfg(test)]
-mod parse_props;
 pub mod pdf;
 pub mod postnl;
 pub mod printable;

@@ -345,6 +345,9 @@ pub fn decide(
 }
 
 #[cfg(test)]
+mod props;
+
+#[cfg(test)]
 mod tests {
     use super::*;
 
