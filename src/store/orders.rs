@@ -377,6 +377,15 @@ pub fn clear_issue(conn: &Connection, order_id: &str, command: &str) -> Result<(
     Ok(())
 }
 
+/// Every order id in the store, in order.
+pub fn ids(conn: &Connection) -> Result<Vec<String>, StoreError> {
+    let mut stmt = conn.prepare("SELECT order_id FROM orders ORDER BY order_id")?;
+    let rows = stmt
+        .query_map([], |r| r.get(0))?
+        .collect::<Result<Vec<String>, _>>()?;
+    Ok(rows)
+}
+
 /// Counts of orders per pipeline stage.
 pub fn count_by_stage(conn: &Connection) -> Result<Vec<(String, u64)>, StoreError> {
     let mut stmt =
