@@ -377,6 +377,7 @@ mod tests {
             fulfilled_at: None,
             cancelled_at: None,
             pii_purged_at: None,
+            pii_due_at: None,
         }
     }
 

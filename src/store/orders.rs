@@ -146,12 +146,15 @@ pub struct Existing {
     pub fulfilled_at: Option<String>,
     pub cancelled_at: Option<String>,
     pub pii_purged_at: Option<String>,
+    /// When the order's personal data is due for removal, once it is known.
+    pub pii_due_at: Option<String>,
 }
 
 pub fn existing(conn: &Connection, order_id: &str) -> Result<Option<Existing>, StoreError> {
     Ok(conn
         .prepare_cached(
-            "SELECT stage, amazon_updated_at, fulfilled_at, cancelled_at, pii_purged_at
+            "SELECT stage, amazon_updated_at, fulfilled_at, cancelled_at, pii_purged_at,
+                pii_due_at
              FROM orders WHERE order_id = ?1",
         )?
         .query_row([order_id], |r| {
@@ -162,6 +165,7 @@ pub fn existing(conn: &Connection, order_id: &str) -> Result<Option<Existing>, S
                 fulfilled_at: r.get(2)?,
                 cancelled_at: r.get(3)?,
                 pii_purged_at: r.get(4)?,
+                pii_due_at: r.get(5)?,
             })
         })
         .optional()?)

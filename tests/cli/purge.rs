@@ -4,6 +4,8 @@
 
 use std::path::{Path, PathBuf};
 
+use fulfil::store::orders;
+
 use crate::common::{TestEnv, contains, files_under};
 use crate::sync_orders::add_canary_order;
 
@@ -45,12 +47,12 @@ pub fn shipped_with_canary() -> (TestEnv, Vec<String>, String) {
     env.run(&["sync-orders"]).assert_code(0);
     let r = env.run(&["make-labels"]);
     assert!(r.code == 0 || r.code == 3, "{}", r.stderr);
-    let due = env.query(&format!(
-        "SELECT pii_due_at FROM orders WHERE order_id = '{ORDER}'"
-    ));
-    assert_eq!(due.len(), 1);
-    assert_ne!(due[0], "NULL", "the canary order was shipped");
-    (env, canaries, due[0].clone())
+    let due = orders::existing(env.read_store().conn(), ORDER)
+        .unwrap()
+        .expect("the canary order is stored")
+        .pii_due_at
+        .expect("the canary order was shipped");
+    (env, canaries, due)
 }
 
 pub fn shift(t: &str, secs: i64) -> String {
@@ -130,9 +132,12 @@ fn canaries_stay_until_day_30_and_are_gone_everywhere_after() {
         assert!(!Path::new(&p).exists(), "print file {p} removed");
     }
     // The anonymous order stays.
+    let order = orders::existing(env.read_store().conn(), ORDER)
+        .unwrap()
+        .unwrap();
     assert_eq!(
-        env.query(&format!("SELECT stage || '|' || (pii_purged_at IS NOT NULL) FROM orders WHERE order_id = '{ORDER}'")),
-        vec!["shipped|1"]
+        (order.stage, order.pii_purged_at.is_some()),
+        (orders::Stage::Shipped, true)
     );
     assert_eq!(
         env.count(&format!(
@@ -141,10 +146,8 @@ fn canaries_stay_until_day_30_and_are_gone_everywhere_after() {
         1
     );
     assert_eq!(
-        env.count(&format!(
-            "SELECT count(*) FROM label_files WHERE order_id = '{ORDER}'"
-        )),
-        0
+        fulfil::store::labels::label_pdf(env.read_store().conn(), ORDER).unwrap(),
+        None
     );
     let s = fulfil::store::Store::open(&env.db(), &env.key(), fulfil::store::Mode::Read).unwrap();
     assert!(s.integrity_ok().unwrap());
@@ -156,11 +159,10 @@ fn every_command_removes_overdue_data_first() {
     env.now = shift(&due, 3600);
     // Another command, not purge, is the first run after the removal date.
     env.run(&["make-labels"]).assert_code(0);
-    assert_eq!(
-        env.count(&format!(
-            "SELECT count(*) FROM order_pii WHERE order_id = '{ORDER}'"
-        )),
-        0
+    assert!(
+        orders::pii(env.read_store().conn(), ORDER)
+            .unwrap()
+            .is_none()
     );
 }
 

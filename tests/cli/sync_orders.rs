@@ -169,12 +169,12 @@ fn later_runs_pick_up_status_changes_from_the_checkpoint() {
         .unwrap()
         .map(|e| e.stage);
     assert_eq!(stage, Some(db::Stage::Cancelled));
-    let due = env.query(&format!(
-        "SELECT pii_due_at FROM orders WHERE order_id = '{victim}'"
-    ));
+    let due = db::existing(env.read_store().conn(), victim)
+        .unwrap()
+        .and_then(|e| e.pii_due_at);
     assert_eq!(
-        due,
-        vec!["2026-11-27T10:01:00Z"],
+        due.as_deref(),
+        Some("2026-11-27T10:01:00Z"),
         "personal data of a cancelled order goes within 7 days"
     );
     // The second run asked only for the window since the first one (minus the overlap).
