@@ -197,3 +197,45 @@ mod tests {
         ));
     }
 }
+
+/// Property tests of the ECB answer parser (issue #8): whatever bytes or JSON arrive, it
+/// gives a rate or an error, never a panic; a rate it gives is above zero.
+#[cfg(test)]
+mod props {
+    use proptest::prelude::*;
+    use serde_json::json;
+
+    use crate::transport::fuzz::{self, arb_json, graft};
+
+    proptest! {
+        #![proptest_config(fuzz::config())]
+
+        #[test]
+        fn arbitrary_bytes_never_panic(body in prop::collection::vec(any::<u8>(), 0..600)) {
+            let _ = super::parse(&body, "SEK");
+        }
+
+        #[test]
+        fn arbitrary_json_never_panics(v in arb_json()) {
+            let _ = super::parse(v.to_string().as_bytes(), "SEK");
+        }
+
+        #[test]
+        fn grafted_answers_never_panic(
+            picks in prop::collection::vec((any::<usize>(), arb_json()), 1..4),
+            drop_key in prop::option::of(any::<usize>()),
+        ) {
+            // Rate answers of the ECB endpoint.
+            let fx = graft(&json!({ "date": "2026-11-20", "rates": { "SEK": "11.2", "PLN": 4.3 } }), &picks, drop_key);
+            if let Ok(q) = super::parse(fx.to_string().as_bytes(), "SEK") {
+                prop_assert!(q.rate > rust_decimal::Decimal::ZERO);
+            }
+        }
+    }
+
+    #[test]
+    fn the_valid_answer_parses() {
+        // The grafts above start from an answer like this one.
+        assert!(super::parse(br#"{"date":"2026-11-20","rates":{"SEK":"11.2"}}"#, "SEK").is_ok());
+    }
+}

@@ -18,8 +18,7 @@ pub mod invoice;
 pub mod labels;
 pub mod logging;
 pub mod order_check;
-#[cfg(test)]
-mod parse_props;
+pub mod orders;
 pub mod pdf;
 pub mod postnl;
 pub mod printable;

@@ -831,3 +831,61 @@ mod tests {
         assert_eq!(rows[0].valid_to, Some(date!(2028 - 01 - 31)));
     }
 }
+
+/// Property tests of the TEDB answer parser (issue #8): whatever bytes arrive, it gives
+/// results or an error, never a panic.
+#[cfg(test)]
+mod props {
+    use proptest::prelude::*;
+
+    use crate::transport::fuzz::{self, arb_json};
+
+    /// Feeds one body to the TEDB parser; only a panic fails.
+    fn feed(body: &[u8]) {
+        if let Ok(results) = crate::tedb::parse(body) {
+            let _ = crate::tedb::pick(&results);
+        }
+    }
+
+    proptest! {
+        #![proptest_config(fuzz::config())]
+
+        #[test]
+        fn arbitrary_bytes_never_panic(body in prop::collection::vec(any::<u8>(), 0..600)) {
+            feed(&body);
+        }
+
+        #[test]
+        fn arbitrary_json_never_panics(v in arb_json()) {
+            feed(v.to_string().as_bytes());
+        }
+
+        /// Random bytes, and a real-shaped TEDB answer cut or flipped anywhere, never panic the
+        /// TEDB answer parser; whatever it accepts holds rates in 0..100.
+        #[test]
+        fn tedb_answers_never_panic(
+            noise in prop::collection::vec(any::<u8>(), 0..600),
+            flips in prop::collection::vec((any::<usize>(), any::<u8>()), 0..6),
+            cut in any::<usize>(),
+        ) {
+            let _ = crate::tedb::parse(&noise);
+            let mut body = format!(
+                r#"<env:Envelope xmlns:env="{}"><env:Body><ns0:retrieveVatRatesRespMsg xmlns="{}" xmlns:ns0="{}"><additionalInformation/><vatRateResults><memberState>NL</memberState><type>STANDARD</type><rate><type>DEFAULT</type><value>21.0</value></rate><situationOn>2024-01-01+01:00</situationOn></vatRateResults></ns0:retrieveVatRatesRespMsg></env:Body></env:Envelope>"#,
+                crate::tedb::NS_SOAP, crate::tedb::NS_TYPES, crate::tedb::NS_MSG
+            ).into_bytes();
+            for (at, b) in flips {
+                let i = at % body.len();
+                body[i] = b;
+            }
+            body.truncate(cut % (body.len() + 1));
+            if let Ok(results) = crate::tedb::parse(&body) {
+                for r in &results {
+                    if let Some(v) = r.value {
+                        prop_assert!(v >= rust_decimal::Decimal::ZERO && v < rust_decimal::Decimal::ONE_HUNDRED);
+                    }
+                }
+                let _ = crate::tedb::pick(&results);
+            }
+        }
+    }
+}

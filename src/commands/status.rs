@@ -26,6 +26,7 @@ pub fn run(ctx: &Ctx, _args: &StatusArgs) -> anyhow::Result<Outcome> {
         &crate::clock::rfc3339(now - time::Duration::days(60)),
     )?;
     let issues = store::labels::review_list(conn)?.len();
+    let skipped_by_sync = store::orders::issues(conn, crate::commands::sync_orders::COMMAND)?.len();
     let audit_head = if store.schema_version()? >= 4 {
         store::audit::head(conn)?
     } else {
@@ -49,6 +50,11 @@ pub fn run(ctx: &Ctx, _args: &StatusArgs) -> anyhow::Result<Outcome> {
         ));
         for (stage, n) in &stages {
             ui.out(&format!("  {stage:<18} {n}"));
+        }
+        if skipped_by_sync > 0 {
+            ui.out(&format!(
+                "skipped   {skipped_by_sync} orders by sync-orders (see `fulfil review`)"
+            ));
         }
         let docs = |kind: &str| {
             documents
@@ -85,6 +91,7 @@ pub fn run(ctx: &Ctx, _args: &StatusArgs) -> anyhow::Result<Outcome> {
         "orders": total,
         "orders_with_personal_data": with_pii,
         "needs_review": issues,
+        "skipped_by_sync": skipped_by_sync,
         "overdue_personal_data": overdue,
         "unfulfilled_over_60_days": stale,
         "stages": stages.iter().map(|(s, n)| (s.clone(), json!(n))).collect::<serde_json::Map<_, _>>(),

@@ -23,6 +23,8 @@
 pub mod address;
 pub mod error;
 pub mod models;
+#[cfg(test)]
+mod props;
 
 use std::cell::RefCell;
 use std::time::Duration;

@@ -18,6 +18,8 @@ pub mod feeds;
 pub mod limits;
 pub mod models;
 pub mod orders;
+#[cfg(test)]
+pub(crate) mod props;
 pub mod shipments;
 
 use std::cell::RefCell;

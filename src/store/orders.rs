@@ -146,12 +146,15 @@ pub struct Existing {
     pub fulfilled_at: Option<String>,
     pub cancelled_at: Option<String>,
     pub pii_purged_at: Option<String>,
+    /// When the order's personal data is due for removal, once it is known.
+    pub pii_due_at: Option<String>,
 }
 
 pub fn existing(conn: &Connection, order_id: &str) -> Result<Option<Existing>, StoreError> {
     Ok(conn
         .prepare_cached(
-            "SELECT stage, amazon_updated_at, fulfilled_at, cancelled_at, pii_purged_at
+            "SELECT stage, amazon_updated_at, fulfilled_at, cancelled_at, pii_purged_at,
+                pii_due_at
              FROM orders WHERE order_id = ?1",
         )?
         .query_row([order_id], |r| {
@@ -162,6 +165,7 @@ pub fn existing(conn: &Connection, order_id: &str) -> Result<Option<Existing>, S
                 fulfilled_at: r.get(2)?,
                 cancelled_at: r.get(3)?,
                 pii_purged_at: r.get(4)?,
+                pii_due_at: r.get(5)?,
             })
         })
         .optional()?)
@@ -375,6 +379,15 @@ pub fn clear_issue(conn: &Connection, order_id: &str, command: &str) -> Result<(
     conn.prepare_cached("DELETE FROM order_issues WHERE order_id = ?1 AND command = ?2")?
         .execute(params![order_id, command])?;
     Ok(())
+}
+
+/// Every order id in the store, in order.
+pub fn ids(conn: &Connection) -> Result<Vec<String>, StoreError> {
+    let mut stmt = conn.prepare("SELECT order_id FROM orders ORDER BY order_id")?;
+    let rows = stmt
+        .query_map([], |r| r.get(0))?
+        .collect::<Result<Vec<String>, _>>()?;
+    Ok(rows)
 }
 
 /// Counts of orders per pipeline stage.

@@ -8,8 +8,13 @@
 //! (webpki-root-certs), no redirects (credentials never follow a redirect), a timeout,
 //! and the user-agent Amazon asks for. Plain http is accepted only for loopback
 //! endpoints, which is where the project's sandbox runs.
+//!
+//! For tests only, `fuzz` holds the proptest strategies for hostile answers (random and
+//! grafted JSON) that the property tests beside each parser share.
 
 pub mod detail;
+#[cfg(test)]
+pub(crate) mod fuzz;
 pub mod retry;
 
 pub use detail::{json_detail, transport_detail};

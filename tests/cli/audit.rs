@@ -47,10 +47,18 @@ fn assert_broken(env: &TestEnv, wanted: &[&str]) {
     assert!(r.stderr.contains("hint:"), "{}", r.stderr);
 }
 
+/// The log as the store reads it, without running a command (which would add an entry).
+fn stored(env: &TestEnv) -> Vec<fulfil::audit::Entry> {
+    fulfil::store::audit::entries(env.read_store().conn(), None).unwrap()
+}
+
+/// How many stored entries a command made.
+fn stored_of(env: &TestEnv, command: &str) -> usize {
+    stored(env).iter().filter(|e| e.command == command).count()
+}
+
 fn mac_of(env: &TestEnv, seq: i64) -> String {
-    env.query(&format!("SELECT mac FROM audit_log WHERE seq = {seq}"))
-        .pop()
-        .unwrap()
+    stored(env).into_iter().find(|e| e.seq == seq).unwrap().mac
 }
 
 #[test]
@@ -131,10 +139,7 @@ fn every_run_appends_one_entry_and_the_chain_verifies() {
     assert_eq!(v["entries"], 15);
     assert_eq!(v["intact"], true);
     // The verify runs are entries too.
-    assert_eq!(
-        env.count("SELECT count(*) FROM audit_log WHERE command = 'audit verify'"),
-        3
-    );
+    assert_eq!(stored_of(&env, "audit verify"), 3);
     // A run that cannot open the store has nothing to write to.
     std::fs::write(env.key_file(), format!("{}\n", "ab".repeat(32))).unwrap();
     std::fs::set_permissions(env.key_file(), std::fs::Permissions::from_mode(0o600)).unwrap();
@@ -259,13 +264,20 @@ fn rotate_key_keeps_the_chain_verifiable() {
     r.assert_code(0);
     assert!(r.stdout.contains("intact: 8 entries"), "{}", r.stdout);
     assert_eq!(
-        env.query("SELECT key_epoch FROM audit_log ORDER BY seq"),
-        ["0", "0", "0", "0", "1", "1", "2", "2", "2"]
+        stored(&env).iter().map(|e| e.key_epoch).collect::<Vec<_>>(),
+        [0, 0, 0, 0, 1, 1, 2, 2, 2]
     );
     // The retired audit keys are kept, never the database key itself.
     let key = std::fs::read_to_string(env.key_file()).unwrap();
     let table = env.dump_table("audit_keys");
-    assert_eq!(env.count("SELECT count(*) FROM audit_keys"), 2);
+    assert_eq!(
+        fulfil::store::audit::retired_keys(env.read_store().conn())
+            .unwrap()
+            .iter()
+            .map(|(epoch, _)| *epoch)
+            .collect::<Vec<_>>(),
+        [0, 1]
+    );
     assert!(!table.contains(key.trim()), "{table}");
     // Tampering before the rotations is still found.
     tamper(&env, "UPDATE audit_log SET counts = '{}' WHERE seq = 2");
@@ -332,10 +344,7 @@ fn entries_older_than_13_months_are_pruned_with_an_anchor() {
     // Other writing commands prune too; nothing more is due, so no new prune entry.
     env.run(&["review", "accept", "028-0000000-0000000"])
         .assert_code(1);
-    assert_eq!(
-        env.count("SELECT count(*) FROM audit_log WHERE command = 'audit-prune'"),
-        1
-    );
+    assert_eq!(stored_of(&env, "audit-prune"), 1);
     env.run(&["-q", "audit", "verify"]).assert_code(0);
 }
 
@@ -346,16 +355,16 @@ fn writing_commands_prune_on_the_13_month_boundary() {
     env.now = "2027-12-20T09:59:00Z".into();
     env.run(&["review", "accept", "028-0000000-0000000"])
         .assert_code(1); // 5
-    assert_eq!(
-        env.count("SELECT count(*) FROM audit_log WHERE command = 'audit-prune'"),
-        0
-    );
+    assert_eq!(stored_of(&env, "audit-prune"), 0);
     // A minute past: the writing command's automatic purge prunes before it runs.
     env.now = "2027-12-20T10:01:00Z".into();
     env.run(&["review", "accept", "028-0000000-0000000"])
         .assert_code(1); // 6 prune, 7
     assert_eq!(
-        env.query("SELECT seq || ':' || command FROM audit_log ORDER BY seq"),
+        stored(&env)
+            .iter()
+            .map(|e| format!("{}:{}", e.seq, e.command))
+            .collect::<Vec<_>>(),
         ["5:review", "6:audit-prune", "7:review"]
     );
     env.run(&["-q", "audit", "verify"]).assert_code(0);
@@ -387,11 +396,11 @@ fn a_kill_at_any_moment_leaves_a_valid_chain() {
     env.set_env("FULFIL_FAILPOINT", "audit:before-commit");
     let r = env.run(&["status"]);
     assert_ne!(r.code, 0, "{}", r.stderr);
-    assert_eq!(env.count("SELECT count(*) FROM audit_log"), 4);
+    assert_eq!(stored(&env).len(), 4);
     // Killed in the middle of a writing command: no entry, only the run's start in `runs`.
     env.set_env("FULFIL_FAILPOINT", "audit:before-commit");
     assert_ne!(env.run(&["purge"]).code, 0);
-    assert_eq!(env.count("SELECT count(*) FROM audit_log"), 4);
+    assert_eq!(stored(&env).len(), 4);
     assert_eq!(
         env.count("SELECT count(*) FROM runs WHERE command = 'purge' AND finished_at IS NULL"),
         1
@@ -402,10 +411,10 @@ fn a_kill_at_any_moment_leaves_a_valid_chain() {
     env.now = "2028-01-20T10:00:00Z".into();
     env.set_env("FULFIL_FAILPOINT", "audit:prune-before-commit");
     assert_ne!(env.run(&["purge"]).code, 0);
-    assert_eq!(env.count("SELECT min(seq) FROM audit_log"), 1);
+    assert_eq!(stored(&env)[0].seq, 1);
     env.extra_env.clear();
     env.run(&["purge"]).assert_code(0);
-    assert_eq!(env.count("SELECT min(seq) FROM audit_log"), 6);
+    assert_eq!(stored(&env)[0].seq, 6);
     env.run(&["-q", "audit", "verify"]).assert_code(0);
 }
 

@@ -1,16 +1,18 @@
-//! purge, forget-order and rotate-key: canaries gone from the database, its WAL and
-//! the files, a control that proves the scan sees them before, and the key rotation.
+//! purge: canaries gone from the database, its WAL and the files on their removal date,
+//! and a control that proves the scan sees them before (forget-order and rotate-key have
+//! files of their own and share the helpers here).
 
-use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
+
+use fulfil::store::orders;
 
 use crate::common::{TestEnv, contains, files_under};
 use crate::sync_orders::add_canary_order;
 
-const ORDER: &str = "028-9999999-0000001";
+pub const ORDER: &str = "028-9999999-0000001";
 
 /// Writes a decrypted copy of the database (sqlcipher_export) and returns its bytes.
-fn decrypted_export(env: &TestEnv) -> Vec<u8> {
+pub fn decrypted_export(env: &TestEnv) -> Vec<u8> {
     let out = env.dir.path().join(format!("export-{}.db", rand_suffix()));
     // The store's connection may not create files: give ATTACH an empty one.
     std::fs::write(&out, b"").unwrap();
@@ -39,21 +41,21 @@ fn rand_suffix() -> u128 {
 
 /// A pipeline up to shipped labels with a canary order; returns the env, the canaries
 /// and the order's removal date.
-fn shipped_with_canary() -> (TestEnv, Vec<String>, String) {
+pub fn shipped_with_canary() -> (TestEnv, Vec<String>, String) {
     let env = TestEnv::sandboxed(20);
     let canaries = add_canary_order(&env);
     env.run(&["sync-orders"]).assert_code(0);
     let r = env.run(&["make-labels"]);
     assert!(r.code == 0 || r.code == 3, "{}", r.stderr);
-    let due = env.query(&format!(
-        "SELECT pii_due_at FROM orders WHERE order_id = '{ORDER}'"
-    ));
-    assert_eq!(due.len(), 1);
-    assert_ne!(due[0], "NULL", "the canary order was shipped");
-    (env, canaries, due[0].clone())
+    let due = orders::existing(env.read_store().conn(), ORDER)
+        .unwrap()
+        .expect("the canary order is stored")
+        .pii_due_at
+        .expect("the canary order was shipped");
+    (env, canaries, due)
 }
 
-fn shift(t: &str, secs: i64) -> String {
+pub fn shift(t: &str, secs: i64) -> String {
     let t = fulfil::clock::parse_rfc3339(t).unwrap() + time::Duration::seconds(secs);
     fulfil::clock::rfc3339(t)
 }
@@ -130,9 +132,12 @@ fn canaries_stay_until_day_30_and_are_gone_everywhere_after() {
         assert!(!Path::new(&p).exists(), "print file {p} removed");
     }
     // The anonymous order stays.
+    let order = orders::existing(env.read_store().conn(), ORDER)
+        .unwrap()
+        .unwrap();
     assert_eq!(
-        env.query(&format!("SELECT stage || '|' || (pii_purged_at IS NOT NULL) FROM orders WHERE order_id = '{ORDER}'")),
-        vec!["shipped|1"]
+        (order.stage, order.pii_purged_at.is_some()),
+        (orders::Stage::Shipped, true)
     );
     assert_eq!(
         env.count(&format!(
@@ -141,10 +146,8 @@ fn canaries_stay_until_day_30_and_are_gone_everywhere_after() {
         1
     );
     assert_eq!(
-        env.count(&format!(
-            "SELECT count(*) FROM label_files WHERE order_id = '{ORDER}'"
-        )),
-        0
+        fulfil::store::labels::label_pdf(env.read_store().conn(), ORDER).unwrap(),
+        None
     );
     let s = fulfil::store::Store::open(&env.db(), &env.key(), fulfil::store::Mode::Read).unwrap();
     assert!(s.integrity_ok().unwrap());
@@ -156,41 +159,10 @@ fn every_command_removes_overdue_data_first() {
     env.now = shift(&due, 3600);
     // Another command, not purge, is the first run after the removal date.
     env.run(&["make-labels"]).assert_code(0);
-    assert_eq!(
-        env.count(&format!(
-            "SELECT count(*) FROM order_pii WHERE order_id = '{ORDER}'"
-        )),
-        0
-    );
-}
-
-#[test]
-fn forget_order_removes_one_order_now() {
-    let env = TestEnv::sandboxed(5);
-    let canaries = add_canary_order(&env);
-    env.run(&["sync-orders"]).assert_code(0);
-    let others = env.count("SELECT count(*) FROM order_pii") - 1;
-    env.run(&["forget-order", ORDER]).assert_code(0);
-    env.run(&["forget-order", "028-0000000-0000000"])
-        .assert_code(1);
-    assert_eq!(env.count("SELECT count(*) FROM order_pii"), others);
-    let export = decrypted_export(&env);
-    for c in &canaries {
-        assert!(!contains(&export, c), "{c}");
-    }
-    // A later sync does not bring it back.
-    env.sb()
-        .set_order_status(ORDER, "SHIPPED", env.sb().now())
-        .unwrap();
-    let mut env = env;
-    env.now = "2026-11-20T10:30:00Z".into();
-    env.sb().advance(time::Duration::minutes(30));
-    env.run(&["sync-orders"]).assert_code(0);
-    assert_eq!(
-        env.count(&format!(
-            "SELECT count(*) FROM order_pii WHERE order_id = '{ORDER}'"
-        )),
-        0
+    assert!(
+        orders::pii(env.read_store().conn(), ORDER)
+            .unwrap()
+            .is_none()
     );
 }
 
@@ -212,44 +184,4 @@ fn files_outside_the_data_directories_are_never_touched() {
         "a file outside the configured directories is not touched"
     );
     assert!(r.stderr.contains("not removed"), "{}", r.stderr);
-}
-
-#[test]
-fn purge_rotate_key_makes_the_old_key_useless() {
-    let (mut env, _canaries, due) = shipped_with_canary();
-    let old_key = std::fs::read_to_string(env.key_file()).unwrap();
-    env.now = shift(&due, 1);
-    let r = env.run(&["--json", "purge", "--rotate-key"]);
-    r.assert_code(0);
-    let new_key = std::fs::read_to_string(env.key_file()).unwrap();
-    assert_ne!(old_key, new_key);
-    assert_eq!(crate::common::mode(&env.key_file()), 0o600);
-    let old = fulfil::store::DbKey::parse(&secrecy::SecretString::from(old_key)).unwrap();
-    assert!(matches!(
-        fulfil::store::Store::open(&env.db(), &old, fulfil::store::Mode::Read),
-        Err(fulfil::store::StoreError::KeyMismatch(_))
-    ));
-    env.run(&["status"]).assert_code(0);
-    assert!(!env.data().join("db.key.next").exists());
-}
-
-#[test]
-fn an_interrupted_rotation_is_finished_on_the_next_open() {
-    let env = TestEnv::sandboxed(3);
-    env.run(&["sync-orders"]).assert_code(0);
-    // Simulate a run killed after the re-key but before db.key was replaced.
-    let new = fulfil::store::DbKey::generate().unwrap();
-    {
-        let mut s = env.open_store();
-        s.rekey(&new).unwrap();
-    }
-    let next = env.data().join("db.key.next");
-    std::fs::write(&next, format!("{}\n", new.hex())).unwrap();
-    std::fs::set_permissions(&next, std::fs::Permissions::from_mode(0o600)).unwrap();
-    env.run(&["sync-orders"]).assert_code(0);
-    assert!(!next.exists());
-    assert_eq!(
-        std::fs::read_to_string(env.key_file()).unwrap().trim(),
-        new.hex()
-    );
 }

@@ -270,8 +270,18 @@ fn issue_15_a_hanging_print_command_is_ended_and_the_labels_stay_reprintable() {
     );
 
     // The labels are made and kept, and not marked printed.
-    let labelled =
-        env.query("SELECT order_id FROM parcels WHERE labelled_at IS NOT NULL ORDER BY order_id");
+    let labelled: Vec<String> = {
+        let s = env.read_store();
+        fulfil::store::orders::ids(s.conn())
+            .unwrap()
+            .into_iter()
+            .filter(|id| {
+                fulfil::store::labels::parcel(s.conn(), id)
+                    .unwrap()
+                    .is_some_and(|p| p.labelled_at.is_some())
+            })
+            .collect()
+    };
     assert!(!labelled.is_empty());
     assert_eq!(
         env.count("SELECT count(*) FROM parcels WHERE printed_at IS NOT NULL"),

@@ -243,6 +243,12 @@ impl TestEnv {
     pub fn open_store(&self) -> fulfil::store::Store {
         fulfil::store::Store::open(&self.db(), &self.key(), fulfil::store::Mode::Write).unwrap()
     }
+
+    /// The store opened for reading (no writer lock), to read state through the store's
+    /// own functions instead of SQL.
+    pub fn read_store(&self) -> fulfil::store::Store {
+        fulfil::store::Store::open(&self.db(), &self.key(), fulfil::store::Mode::Read).unwrap()
+    }
 }
 
 pub fn mode(p: &Path) -> u32 {
