@@ -4,6 +4,7 @@ mod common;
 
 mod audit;
 mod clocks;
+mod confirm_shipments;
 mod doctor;
 mod foundation;
 mod make_invoices;
@@ -12,6 +13,7 @@ mod purge;
 mod rates;
 mod rates_horizon;
 mod reliability;
+mod review;
 mod sandbox_cli;
 mod storage;
 mod sync_orders;
