@@ -309,6 +309,16 @@ pub fn track_file(
     Ok(())
 }
 
+/// Every file recorded for purge (also those already removed), by path: (path, kind,
+/// order ids as recorded, a JSON list).
+pub fn tracked_files(conn: &Connection) -> Result<Vec<(String, String, String)>, StoreError> {
+    let mut stmt = conn.prepare("SELECT path, kind, order_ids FROM tracked_files ORDER BY path")?;
+    let rows = stmt
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(rows)
+}
+
 /// Orders in review with their reasons (from any command).
 pub fn review_list(conn: &Connection) -> Result<Vec<(String, String, String)>, StoreError> {
     let mut stmt = conn.prepare(

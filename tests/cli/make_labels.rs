@@ -115,6 +115,11 @@ pub(crate) fn stage(env: &TestEnv, id: &str) -> Option<&'static str> {
         .map(|e| e.stage.as_str())
 }
 
+/// The files recorded for purge: (path, kind, order ids).
+fn tracked_files(env: &TestEnv) -> Vec<(String, String, String)> {
+    fulfil::store::labels::tracked_files(store(env).conn()).unwrap()
+}
+
 /// How many orders are in each stage (stages without orders left out).
 pub(crate) fn stages(env: &TestEnv) -> Vec<(String, u64)> {
     fulfil::store::orders::count_by_stage(store(env).conn()).unwrap()
@@ -393,7 +398,10 @@ fn print_file_opens_with_the_right_pages_and_size() {
     qpdf_check(&out);
     // Tracked for purge.
     assert_eq!(
-        env.count("SELECT count(*) FROM tracked_files WHERE kind = 'labels'"),
+        tracked_files(&env)
+            .iter()
+            .filter(|(_, kind, _)| kind == "labels")
+            .count(),
         1
     );
 
@@ -455,7 +463,7 @@ fn print_command_gets_the_file_and_nothing_is_written() {
         !env.data().join("labels").exists(),
         "nothing written in the labels directory"
     );
-    assert_eq!(env.count("SELECT count(*) FROM tracked_files"), 0);
+    assert_eq!(tracked_files(&env).len(), 0);
 }
 
 #[test]
@@ -836,7 +844,10 @@ fn issue_15_a_reprint_in_the_same_second_never_replaces_the_batch_file() {
     );
     assert!(name(reprint).starts_with("labels-20261120-100000"));
     // Both are tracked for purge, the batch still with its three orders.
-    let tracked = env.query("SELECT path || ' ' || order_ids FROM tracked_files ORDER BY path");
+    let tracked: Vec<String> = tracked_files(&env)
+        .into_iter()
+        .map(|(path, _, ids)| format!("{path} {ids}"))
+        .collect();
     assert_eq!(tracked.len(), 2, "{tracked:?}");
     let batch_row = tracked
         .iter()
