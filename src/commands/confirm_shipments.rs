@@ -5,8 +5,8 @@ use clap::Args;
 use serde_json::json;
 
 use crate::commands::Outcome;
-use crate::commands::make_labels::{self, Counts};
 use crate::ctx::{Ctx, Overdue};
+use crate::labels::{self, Counts};
 
 /// Confirm labelled parcels to Amazon, with carrier and tracking number
 ///
@@ -19,7 +19,7 @@ pub fn run(ctx: &Ctx, _args: &ConfirmShipmentsArgs) -> anyhow::Result<Outcome> {
     let cfg = ctx.config()?;
     let mut counts = Counts::default();
     ctx.begin_writing("confirm-shipments", Overdue::RemoveFirst)?;
-    make_labels::confirm_all(ctx, cfg, &mut counts)?;
+    labels::confirm::all(ctx, cfg, &mut counts)?;
     Ok(Outcome::from_failures(
         counts.confirm_failed,
         json!({

@@ -213,6 +213,18 @@ pub fn confirm_failed(conn: &Connection, order_id: &str, code: &str) -> Result<(
     Ok(())
 }
 
+/// The stored labels not yet in a print file, (order id, PDF), in the order they were
+/// made.
+pub fn unprinted_labels(conn: &Connection) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
+    let mut stmt = conn.prepare(
+        "SELECT p.order_id, l.pdf FROM parcels p JOIN label_files l USING (order_id)
+         WHERE p.printed_at IS NULL ORDER BY p.labelled_at, p.order_id",
+    )?;
+    Ok(stmt
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<Result<Vec<_>, _>>()?)
+}
+
 /// A stored label (for reprints).
 pub fn label_pdf(conn: &Connection, order_id: &str) -> Result<Option<Vec<u8>>, StoreError> {
     Ok(conn
@@ -295,6 +307,16 @@ pub fn track_file(
         params![path, kind, ids, now],
     )?;
     Ok(())
+}
+
+/// Every file recorded for purge (also those already removed), by path: (path, kind,
+/// order ids as recorded, a JSON list).
+pub fn tracked_files(conn: &Connection) -> Result<Vec<(String, String, String)>, StoreError> {
+    let mut stmt = conn.prepare("SELECT path, kind, order_ids FROM tracked_files ORDER BY path")?;
+    let rows = stmt
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(rows)
 }
 
 /// Orders in review with their reasons (from any command).

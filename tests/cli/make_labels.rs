@@ -1,6 +1,8 @@
 //! make-labels against the sandbox: address cases through the real path, products,
 //! errors inside 200, no duplicate parcels after a failure, the print file,
-//! confirmShipment payloads, review, and no personal data in the output.
+//! confirmShipment payloads, and no personal data in the output. The helpers that make
+//! orders and read what PostNL and the store got are shared with confirm_shipments.rs
+//! and review.rs.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::process::Command;
@@ -15,7 +17,14 @@ const BE: &str = "AMEN7PMS3EDWL";
 const DE: &str = "A1PA6795UKMFR9";
 
 /// An order in the sandbox with the given address; returns its id.
-fn order(env: &TestEnv, n: u32, lines: [&str; 3], zip: &str, country: &str, sku: &str) -> String {
+pub(crate) fn order(
+    env: &TestEnv,
+    n: u32,
+    lines: [&str; 3],
+    zip: &str,
+    country: &str,
+    sku: &str,
+) -> String {
     order_with_id(
         env,
         &format!("028-7{n:06}-0000001"),
@@ -71,7 +80,7 @@ fn order_with_id(
 }
 
 /// The shipments PostNL received, by Reference (our order id).
-fn received(env: &TestEnv) -> BTreeMap<String, Value> {
+pub(crate) fn received(env: &TestEnv) -> BTreeMap<String, Value> {
     let mut out = BTreeMap::new();
     for r in env.calls("postnl.label") {
         if r["status"] != 200 {
@@ -86,14 +95,34 @@ fn received(env: &TestEnv) -> BTreeMap<String, Value> {
     out
 }
 
-fn reasons(env: &TestEnv) -> BTreeMap<String, String> {
-    env.query("SELECT order_id || '=' || reason FROM order_issues WHERE command = 'make-labels'")
+/// The review reasons make-labels recorded, by order.
+pub(crate) fn reasons(env: &TestEnv) -> BTreeMap<String, String> {
+    fulfil::store::orders::issues(store(env).conn(), "make-labels")
+        .unwrap()
         .into_iter()
-        .filter_map(|r| {
-            r.split_once('=')
-                .map(|(a, b)| (a.to_string(), b.to_string()))
-        })
         .collect()
+}
+
+/// The store, opened read-only as the tests read it.
+pub(crate) fn store(env: &TestEnv) -> fulfil::store::Store {
+    fulfil::store::Store::open(&env.db(), &env.key(), fulfil::store::Mode::Read).unwrap()
+}
+
+/// An order's stage, from the store (`None` for an order it does not have).
+pub(crate) fn stage(env: &TestEnv, id: &str) -> Option<&'static str> {
+    fulfil::store::orders::existing(store(env).conn(), id)
+        .unwrap()
+        .map(|e| e.stage.as_str())
+}
+
+/// The files recorded for purge: (path, kind, order ids).
+fn tracked_files(env: &TestEnv) -> Vec<(String, String, String)> {
+    fulfil::store::labels::tracked_files(store(env).conn()).unwrap()
+}
+
+/// How many orders are in each stage (stages without orders left out).
+pub(crate) fn stages(env: &TestEnv) -> Vec<(String, u64)> {
+    fulfil::store::orders::count_by_stage(store(env).conn()).unwrap()
 }
 
 enum Want {
@@ -327,9 +356,11 @@ fn errors_inside_a_200_send_that_order_to_review_and_the_others_go_on() {
             .is_some_and(|r| r.starts_with("postnl_rejected_")),
         "{reasons:?}"
     );
-    let stages = env.query(&format!(
-        "SELECT order_id || '=' || stage FROM orders WHERE order_id IN ('{good}','{in200}','{wrong_product}','{warn}') ORDER BY 1"
-    ));
+    let mut stages: Vec<String> = [&good, &in200, &wrong_product, &warn]
+        .into_iter()
+        .filter_map(|id| stage(&env, id).map(|s| format!("{id}={s}")))
+        .collect();
+    stages.sort();
     let mut want = vec![
         format!("{good}=shipped"),
         format!("{wrong_product}=review"),
@@ -367,7 +398,10 @@ fn print_file_opens_with_the_right_pages_and_size() {
     qpdf_check(&out);
     // Tracked for purge.
     assert_eq!(
-        env.count("SELECT count(*) FROM tracked_files WHERE kind = 'labels'"),
+        tracked_files(&env)
+            .iter()
+            .filter(|(_, kind, _)| kind == "labels")
+            .count(),
         1
     );
 
@@ -429,7 +463,7 @@ fn print_command_gets_the_file_and_nothing_is_written() {
         !env.data().join("labels").exists(),
         "nothing written in the labels directory"
     );
-    assert_eq!(env.count("SELECT count(*) FROM tracked_files"), 0);
+    assert_eq!(tracked_files(&env).len(), 0);
 }
 
 #[test]
@@ -438,10 +472,10 @@ fn confirm_shipment_payload_and_fulfilment() {
     let id = order(&env, 1, ["Hoofdstraat 1", "", ""], "1011 AB", "NL", "MUG");
     env.run(&["sync-orders"]).assert_code(0);
     env.run(&["make-labels"]).assert_code(0);
-    let barcode = env.query(&format!(
-        "SELECT barcode FROM parcels WHERE order_id = '{id}'"
-    ))[0]
-        .clone();
+    let barcode = fulfil::store::labels::parcel(store(&env).conn(), &id)
+        .unwrap()
+        .unwrap()
+        .barcode;
     let confirms = env.calls("confirmShipment");
     assert_eq!(confirms.len(), 1);
     let body = &confirms[0]["body"];
@@ -468,26 +502,11 @@ fn confirm_shipment_payload_and_fulfilment() {
     let mut env = env;
     env.now = "2026-11-20T10:10:00Z".into();
     env.run(&["sync-orders"]).assert_code(0);
-    let stage = env.query(&format!("SELECT stage FROM orders WHERE order_id = '{id}'"));
-    assert_eq!(stage, vec!["shipped"]);
+    assert_eq!(stage(&env, &id), Some("shipped"));
     // A second run makes nothing new.
     env.run(&["make-labels"]).assert_code(0);
     assert_eq!(env.calls("confirmShipment").len(), 1);
     assert_eq!(received(&env).len(), 1);
-}
-
-#[test]
-fn manual_confirmation_waits_for_confirm_shipments() {
-    let env = TestEnv::sandboxed(0);
-    env.add_config("labels", "confirm_shipment", "\"manual\"");
-    order(&env, 1, ["Hoofdstraat 1", "", ""], "1011 AB", "NL", "MUG");
-    env.run(&["sync-orders"]).assert_code(0);
-    env.run(&["make-labels"]).assert_code(0);
-    assert!(env.calls("confirmShipment").is_empty());
-    assert_eq!(env.query("SELECT stage FROM orders"), vec!["labelled"]);
-    env.run(&["confirm-shipments"]).assert_code(0);
-    assert_eq!(env.calls("confirmShipment").len(), 1);
-    assert_eq!(env.query("SELECT stage FROM orders"), vec!["shipped"]);
 }
 
 #[test]
@@ -544,61 +563,17 @@ fn a_failed_run_never_makes_a_second_barcode_or_label() {
     }
     assert_eq!(per_barcode.len(), 9);
     assert!(per_barcode.values().all(|&n| n == 1), "{per_barcode:?}");
-    assert_eq!(
-        env.count("SELECT count(*) FROM orders WHERE stage = 'shipped'"),
-        9
-    );
+    let shipped = stages(&env)
+        .into_iter()
+        .find(|(s, _)| s == "shipped")
+        .map_or(0, |(_, n)| n);
+    assert_eq!(shipped, 9);
     // At most four shipments per label call.
     assert!(
         env.calls("postnl.label")
             .iter()
             .all(|r| r["body"]["Shipments"].as_array().unwrap().len() <= 4)
     );
-}
-
-#[test]
-fn set_address_fixes_a_review_order() {
-    let env = TestEnv::sandboxed(0);
-    let id = order(&env, 1, ["Kerkweg 7 8", "", ""], "1011 AB", "NL", "MUG");
-    env.run(&["sync-orders"]).assert_code(0);
-    env.run(&["make-labels"]).assert_code(3);
-    assert_eq!(
-        reasons(&env).get(&id).map(String::as_str),
-        Some("address_check")
-    );
-    env.run(&[
-        "review",
-        "set-address",
-        &id,
-        "--street",
-        "Kerkweg",
-        "--house-nr",
-        "7",
-        "--ext",
-        "8",
-    ])
-    .assert_code(0);
-    env.run(&[
-        "review",
-        "set-address",
-        &id,
-        "--street",
-        "Kerkweg",
-        "--house-nr",
-        "7b",
-    ])
-    .assert_code(2);
-    env.run(&["make-labels"]).assert_code(0);
-    let a = &received(&env)[&id]["Addresses"][0];
-    assert_eq!(
-        (
-            a["Street"].as_str(),
-            a["HouseNr"].as_str(),
-            a["HouseNrExt"].as_str()
-        ),
-        (Some("Kerkweg"), Some("7"), Some("8"))
-    );
-    assert!(reasons(&env).is_empty());
 }
 
 #[test]
@@ -696,21 +671,15 @@ fn an_order_with_nothing_to_ship_gets_no_label_and_zero_items_are_left_out() {
         reasons(&env).get(&empty).map(String::as_str),
         Some("no_items")
     );
-    assert_eq!(
-        env.query(&format!(
-            "SELECT stage FROM orders WHERE order_id = '{empty}'"
-        )),
-        vec!["review"]
-    );
+    assert_eq!(stage(&env, &empty), Some("review"));
     // PostNL never heard of it: one barcode and one label, both for the other order.
     assert_eq!(env.calls("postnl.barcode").len(), 1);
     let sent = received(&env);
     assert_eq!(sent.keys().collect::<Vec<_>>(), vec![&mixed]);
-    assert_eq!(
-        env.count(&format!(
-            "SELECT count(*) FROM parcels WHERE order_id = '{empty}'"
-        )),
-        0
+    assert!(
+        fulfil::store::labels::parcel(store(&env).conn(), &empty)
+            .unwrap()
+            .is_none()
     );
     // The real items ship: the weight is theirs alone, and the confirmation names them.
     assert_eq!(sent[&mixed]["Dimension"]["Weight"], 800);
@@ -875,7 +844,10 @@ fn issue_15_a_reprint_in_the_same_second_never_replaces_the_batch_file() {
     );
     assert!(name(reprint).starts_with("labels-20261120-100000"));
     // Both are tracked for purge, the batch still with its three orders.
-    let tracked = env.query("SELECT path || ' ' || order_ids FROM tracked_files ORDER BY path");
+    let tracked: Vec<String> = tracked_files(&env)
+        .into_iter()
+        .map(|(path, _, ids)| format!("{path} {ids}"))
+        .collect();
     assert_eq!(tracked.len(), 2, "{tracked:?}");
     let batch_row = tracked
         .iter()

@@ -1,0 +1,214 @@
+//! Step 4 of make-labels (and `--reprint`): the print file. Every label not printed yet
+//! is merged (see [`crate::labels::print`]) into one file, whose name is taken
+//! exclusively before it is recorded for purge and written through [`crate::files`]
+//! (mode 0600, never replacing a file unless `--overwrite`), or piped to the seller's
+//! print command under a time limit.
+
+use std::path::{Path, PathBuf};
+
+use crate::clock::rfc3339;
+use crate::config::{Config, PrintLayout};
+use crate::ctx::Ctx;
+use crate::error::AppError;
+use crate::files::{self, Durability};
+use crate::labels::COMMAND;
+use crate::labels::print::{self, Layout};
+use crate::store::labels as db;
+
+/// Where a print file goes: `--out`, `--overwrite` and `--print-command`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Target<'a> {
+    /// This file instead of a new one in the labels directory.
+    pub out: Option<&'a Path>,
+    /// `out` may replace an existing file.
+    pub overwrite: bool,
+    /// Pipe the file to this command instead of writing it.
+    pub print_command: Option<&'a str>,
+}
+
+/// Merges every label not yet printed into the print file (or pipes it to a printer).
+pub fn write_pending(
+    ctx: &Ctx,
+    cfg: &Config,
+    to: &Target<'_>,
+) -> anyhow::Result<Option<(String, usize)>> {
+    let pending: Vec<(String, Vec<u8>)> = {
+        let store = ctx.store(COMMAND)?;
+        db::unprinted_labels(store.conn())?
+    };
+    if pending.is_empty() {
+        return Ok(None);
+    }
+    let ids: Vec<String> = pending.iter().map(|(id, _)| id.clone()).collect();
+    let pdfs: Vec<Vec<u8>> = pending.into_iter().map(|(_, pdf)| pdf).collect();
+    let out = deliver(ctx, cfg, to, &pdfs, &ids)?;
+    let store = ctx.store(COMMAND)?;
+    db::mark_printed(store.conn(), &ids, &rfc3339(ctx.clock.now()))?;
+    Ok(Some(out))
+}
+
+/// Writes (or pipes) a print file of the given labels; returns where it went and its pages.
+pub fn deliver(
+    ctx: &Ctx,
+    cfg: &Config,
+    to: &Target<'_>,
+    pdfs: &[Vec<u8>],
+    ids: &[String],
+) -> anyhow::Result<(String, usize)> {
+    let layout = match cfg.labels.layout {
+        PrintLayout::A6 => Layout::A6,
+        PrintLayout::A4 => Layout::A4 {
+            start: cfg.labels.a4_start,
+        },
+    };
+    let (bytes, pages) = print::merge(pdfs, layout)?;
+    if let Some(cmd) = to.print_command {
+        pipe(cmd, &bytes, cfg.print_timeout())?;
+        return Ok((format!("| {cmd}"), pages));
+    }
+    // The print file's name is taken (created empty, exclusively) before it is recorded
+    // and written, so that no other file is ever replaced: a reprint in the same second
+    // as its batch gets a name of its own instead of the batch's (issue #15).
+    let path = match to.out {
+        Some(p) if to.overwrite => p.to_path_buf(),
+        Some(p) => {
+            create_dir_private(p)?;
+            reserve(p).map_err(|e| {
+                if e.kind() == std::io::ErrorKind::AlreadyExists {
+                    anyhow::Error::new(out_exists(p))
+                } else {
+                    anyhow::Error::new(e).context(format!("cannot write {}", p.display()))
+                }
+            })?;
+            p.to_path_buf()
+        }
+        None => {
+            let stamp =
+                time::macros::format_description!("[year][month][day]-[hour][minute][second]");
+            let stamp = ctx.clock.now().format(&stamp).unwrap_or_default();
+            reserve_unique(&cfg.labels_dir(), &format!("labels-{stamp}"))?
+        }
+    };
+    // Recorded for purge before it has content: a run killed between writing the file
+    // and recording it would leave labels with names and addresses that purge never
+    // hears of (issue #8). A record whose file stayed empty is harmless to purge.
+    let track = || -> anyhow::Result<()> {
+        let store = ctx.store(COMMAND)?;
+        db::track_file(
+            store.conn(),
+            &path.display().to_string(),
+            "labels",
+            ids,
+            &rfc3339(ctx.clock.now()),
+        )?;
+        Ok(())
+    };
+    if let Err(e) =
+        track().and_then(|()| files::write_private(&path, &bytes, Durability::Synced, None))
+    {
+        // The name taken for it goes again, unless the seller's own file was replaced.
+        if !to.overwrite {
+            let _ = std::fs::remove_file(&path);
+        }
+        return Err(e);
+    }
+    crate::failpoint::hit("make-labels:print-file-written");
+    Ok((path.display().to_string(), pages))
+}
+
+/// The error for `--out` onto a file that exists.
+pub fn out_exists(path: &Path) -> AppError {
+    AppError::config(format!(
+        "{} already exists; a print file never replaces a file",
+        path.display()
+    ))
+    .hint("choose another --out FILE, or add --overwrite to replace it")
+}
+
+/// Creates the directory a file goes in (mode 0700), if need be.
+fn create_dir_private(path: &Path) -> anyhow::Result<()> {
+    files::create_private_dir(&files::parent_dir(path))
+}
+
+/// Takes a file name by creating the file empty (mode 0600), exclusively: fails with
+/// `AlreadyExists` when any file (or link) has that name.
+fn reserve(path: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt as _;
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .map(drop)
+}
+
+/// Most names tried for one second's print file before giving up.
+const MAX_SUFFIX: u32 = 999;
+
+/// Takes the first free name of `STEM.pdf`, `STEM_2.pdf`, `STEM_3.pdf`, … in `dir`
+/// (created 0700 if need be). `_` sorts after `.`, so the names sort by time, and the
+/// second print file of a second after the first.
+fn reserve_unique(dir: &Path, stem: &str) -> anyhow::Result<PathBuf> {
+    create_dir_private(&dir.join(stem))?;
+    for n in 1..=MAX_SUFFIX {
+        let name = if n == 1 {
+            format!("{stem}.pdf")
+        } else {
+            format!("{stem}_{n}.pdf")
+        };
+        let path = dir.join(name);
+        match reserve(&path) {
+            Ok(()) => return Ok(path),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => {
+                return Err(
+                    anyhow::Error::new(e).context(format!("cannot write in {}", dir.display()))
+                );
+            }
+        }
+    }
+    Err(AppError::new(
+        crate::error::Exit::Failed,
+        format!(
+            "{MAX_SUFFIX} print files named {stem} already exist in {}",
+            dir.display()
+        ),
+    )
+    .hint("move the old print files out of the labels directory")
+    .into())
+}
+
+/// Pipes the print file to the seller's command (see [`crate::child`]: its own process
+/// group, a time limit). A failure leaves the labels unprinted: the next run prints them.
+fn pipe(cmd: &str, bytes: &[u8], limit: std::time::Duration) -> anyhow::Result<()> {
+    let status = match crate::child::run(cmd, Some(bytes), false, limit) {
+        Ok(f) => f.status,
+        Err(crate::child::ChildError::TimedOut(_)) => {
+            return Err(AppError::new(
+                crate::error::Exit::Failed,
+                format!(
+                    "--print-command did not finish within {} s; it was stopped and the labels stay unprinted",
+                    limit.as_secs()
+                ),
+            )
+            .hint("the next run prints them again (or: make-labels --reprint ORDER)")
+            .hint(format!(
+                "if the printer needs longer, raise labels.print_timeout_secs (now {})",
+                limit.as_secs()
+            ))
+            .into());
+        }
+        Err(e) => {
+            return Err(anyhow::Error::new(e).context("cannot run the print command"));
+        }
+    };
+    if !status.success() {
+        return Err(AppError::new(
+            crate::error::Exit::Failed,
+            format!("the print command failed ({status}); the labels stay unprinted"),
+        )
+        .hint("the next run tries again, or use --out FILE")
+        .into());
+    }
+    Ok(())
+}
