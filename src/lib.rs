@@ -15,6 +15,8 @@ pub mod failpoint;
 pub mod files;
 pub mod fx;
 pub mod invoice;
+pub mod invoice_lookups;
+pub mod invoice_upload;
 pub mod labels;
 pub mod logging;
 pub mod order_check;

@@ -22,7 +22,7 @@
 //!   HTTP 429: retried with back-off within the run ([`check`]), then unavailable;
 //! * unavailable: `MS_UNAVAILABLE`, `SERVICE_UNAVAILABLE`, `TIMEOUT`, any 5xx without a
 //!   code, a network error, an unknown code, an unreadable answer: the invoice waits for a
-//!   later run (and after 24 hours goes to review, see `commands::make_invoices`);
+//!   later run (and after 24 hours goes to review, see `crate::invoice_lookups`);
 //! * refused: `INVALID_INPUT`, `VAT_BLOCKED`, `IP_BLOCKED`, other 4xx: a person must look;
 //! * `INVALID_REQUESTER_INFO`: VIES does not accept `seller.vat_id` as requester: a
 //!   configuration error (exit 2).

@@ -1,7 +1,9 @@
-//! EU VAT invoices: the rate table and the VAT engine, the renderer, the document input and
-//! the tax ledger. Pure: no HTTP and no store. Exchange rates are fetched by `crate::fx`,
-//! EU services asked by their own clients; their answers come in as values.
+//! EU VAT invoices: the rate table and the VAT engine, the document input, the drafting of
+//! invoices and credit notes up to their number, the renderer and the tax ledger. Pure: no
+//! HTTP and no store handle. Exchange rates are fetched by `crate::fx`, VIES asked by
+//! `crate::vies`, and the store read by the command; their answers come in as values.
 
+pub mod draft;
 pub mod issue;
 pub mod ledger;
 pub mod rates;

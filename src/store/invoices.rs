@@ -4,14 +4,20 @@
 //! Issued documents are inserted once and never updated: the only statements that touch
 //! `invoices` are the insert in [`insert_document`] and reads. Numbers are taken with
 //! [`next_seq`] inside the transaction that inserts the document, so the series has no
-//! gaps and no repeats whatever happens to the process.
+//! gaps and no repeats whatever happens to the process; [`issue_documents`] is that
+//! transaction for a batch of drafts (issue #16).
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
 
 use rusqlite::{Connection, OptionalExtension as _, Transaction, params};
 use time::Date;
 
 use super::StoreError;
-use super::orders::ItemRow;
-use crate::invoice::issue::OrderFacts;
+use super::orders::{self as order_db, ItemRow};
+use super::vies as vies_db;
+use crate::invoice::draft::{Draft, Sealed};
+use crate::invoice::issue::{self, OrderFacts, Refusal};
 use crate::invoice::ledger::{
     LedgerEntry, LedgerRate, ReportRow, code_name, iso, kind_name, money, regime_name,
 };
@@ -151,37 +157,52 @@ impl std::fmt::Debug for Issued {
     }
 }
 
+/// The columns of an [`Issued`], in the order [`issued_row`] reads them.
+const ISSUED_SELECT: &str =
+    "SELECT i.id, i.number, i.kind, i.order_id, i.marketplace_id, i.issue_date,
+        i.document, i.computation, p.buyer, i.pdf_sha256, i.pdf_bytes, i.file_path,
+        COALESCE(l.is_b2b, 0)
+     FROM invoices i
+     LEFT JOIN invoice_pii p ON p.invoice_id = i.id
+     LEFT JOIN tax_ledger l ON l.number = i.number";
+
+fn issued_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Issued> {
+    Ok(Issued {
+        id: r.get(0)?,
+        number: r.get(1)?,
+        kind: r.get(2)?,
+        order_id: r.get(3)?,
+        marketplace_id: r.get(4)?,
+        issue_date: r.get(5)?,
+        document: r.get(6)?,
+        computation: r.get(7)?,
+        buyer: r.get(8)?,
+        pdf_sha256: r.get(9)?,
+        pdf_bytes: r.get(10)?,
+        file_path: r.get(11)?,
+        is_business: r.get(12)?,
+    })
+}
+
 /// One issued document with its customer block.
 pub fn issued(conn: &Connection, id: i64) -> Result<Option<Issued>, StoreError> {
     Ok(conn
         .query_row(
-            "SELECT i.id, i.number, i.kind, i.order_id, i.marketplace_id, i.issue_date,
-                    i.document, i.computation, p.buyer, i.pdf_sha256, i.pdf_bytes, i.file_path,
-                    COALESCE(l.is_b2b, 0)
-             FROM invoices i
-             LEFT JOIN invoice_pii p ON p.invoice_id = i.id
-             LEFT JOIN tax_ledger l ON l.number = i.number
-             WHERE i.id = ?1",
+            &format!("{ISSUED_SELECT} WHERE i.id = ?1"),
             [id],
-            |r| {
-                Ok(Issued {
-                    id: r.get(0)?,
-                    number: r.get(1)?,
-                    kind: r.get(2)?,
-                    order_id: r.get(3)?,
-                    marketplace_id: r.get(4)?,
-                    issue_date: r.get(5)?,
-                    document: r.get(6)?,
-                    computation: r.get(7)?,
-                    buyer: r.get(8)?,
-                    pdf_sha256: r.get(9)?,
-                    pdf_bytes: r.get(10)?,
-                    file_path: r.get(11)?,
-                    is_business: r.get(12)?,
-                })
-            },
+            issued_row,
         )
         .optional()?)
+}
+
+/// Every issued document with its customer block (while purge has not taken it), in
+/// order of issue.
+pub fn documents(conn: &Connection) -> Result<Vec<Issued>, StoreError> {
+    let mut stmt = conn.prepare(&format!("{ISSUED_SELECT} ORDER BY i.id"))?;
+    let rows = stmt
+        .query_map([], issued_row)?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(rows)
 }
 
 /// The next number in a series (`prefix`, `year`): one more than the highest issued.
@@ -265,6 +286,122 @@ pub fn insert_document(tx: &Transaction<'_>, d: &NewDocument<'_>) -> Result<i64,
     )?
     .execute(params![d.file_path, orders, d.issued_at])?;
     Ok(id)
+}
+
+/// The command whose order issues [`issue_documents`] records and clears.
+const COMMAND: &str = "make-invoices";
+
+/// A batch of drafts to number and store in one transaction.
+pub struct Batch<'a> {
+    /// The year of the series (the seller's year of the date of issue).
+    pub year: i32,
+    pub issued_at: &'a str,
+    /// The invoices directory: a document's PDF is `<dir>/<number>.pdf`.
+    pub dir: &'a Path,
+    /// Orders that get no document this run, recorded in `order_issues` in the same
+    /// transaction.
+    pub refused: &'a [(String, Refusal)],
+}
+
+/// A document numbered and committed whose PDF still has to be written.
+pub struct Written {
+    pub path: PathBuf,
+    pub pdf: Vec<u8>,
+}
+
+/// What a committed batch leaves to the caller.
+pub struct Committed {
+    /// The documents issued, in order of their numbers.
+    pub written: Vec<Written>,
+    /// Drafts that could not be sealed (rendered): nothing was inserted, their numbers
+    /// stayed free, and the refusal is recorded like those of [`Batch::refused`].
+    pub render_failures: Vec<(String, Refusal)>,
+    /// Orders invoiced with VAT because VIES did not confirm the buyer's number.
+    pub vies_invalid: Vec<String>,
+}
+
+/// Numbers and stores `drafts` in one transaction, and records the refusals of the
+/// batch: per document, `seal` gets the draft and its number and returns what is stored
+/// (or a refusal, which leaves the number to the next draft); then the document, its
+/// customer block, ledger entry, upload-queue row, file record and VIES consultation
+/// are inserted and the order's open issue cleared. Nothing is written to disk here:
+/// the PDFs are the caller's after the commit.
+///
+/// The errors of the transaction and of `seal` go up as they are (hence `anyhow`), so
+/// that a run fails exactly as it did when the command held this transaction.
+pub fn issue_documents(
+    conn: &mut Connection,
+    batch: &Batch<'_>,
+    drafts: Vec<Draft>,
+    mut seal: impl FnMut(&mut Draft, String) -> anyhow::Result<Result<Sealed, Refusal>>,
+) -> anyhow::Result<Committed> {
+    let (year, at) = (batch.year, batch.issued_at);
+    let mut written = Vec::with_capacity(drafts.len());
+    let mut render_failures = Vec::new();
+    let mut fallback = Vec::new();
+    let tx = conn.transaction()?;
+    // The next free number of each series, read once per transaction; nothing else
+    // writes while this run holds the lock.
+    let mut next: HashMap<String, i64> = HashMap::new();
+    for mut d in drafts {
+        let seq = match next.get(&d.prefix) {
+            Some(n) => *n,
+            None => next_seq(&tx, &d.prefix, year)?,
+        };
+        let number = issue::document_number(&d.prefix, year, seq);
+        let sealed = match seal(&mut d, number)? {
+            Ok(s) => s,
+            Err(refusal) => {
+                // Nothing was inserted, so the number stays free.
+                render_failures.push((d.order_id.clone(), refusal));
+                continue;
+            }
+        };
+        let path = batch.dir.join(format!("{}.pdf", d.doc.number));
+        let path_text = path.to_string_lossy().into_owned();
+        insert_document(
+            &tx,
+            &NewDocument {
+                prefix: &d.prefix,
+                year,
+                seq,
+                corrects: d.corrects,
+                issued_at: at,
+                document_json: &sealed.document_json,
+                computation_json: &sealed.computation_json,
+                buyer_json: &sealed.buyer_json,
+                document_sha256: &sealed.document_sha256,
+                pdf_sha256: &sealed.pdf_sha256,
+                pdf_bytes: sealed.pdf.len(),
+                file_path: &path_text,
+                ledger: &sealed.ledger,
+                urgent: d.is_business,
+            },
+        )?;
+        if let Some(v) = &d.vies {
+            vies_db::record_for_document(&tx, &d.doc.number, &v.country_code, &v.check, v.reused)?;
+            if !v.check.valid {
+                fallback.push(d.order_id.clone());
+            }
+        }
+        next.insert(d.prefix.clone(), seq + 1);
+        order_db::clear_issue(&tx, &d.order_id, COMMAND)?;
+        tracing::info!(order_id = %d.order_id, number = %d.doc.number, "document issued");
+        written.push(Written {
+            path,
+            pdf: sealed.pdf,
+        });
+    }
+    for (order_id, r) in batch.refused.iter().chain(render_failures.iter()) {
+        order_db::record_issue(&tx, order_id, COMMAND, r.reason, r.detail.as_deref(), at)?;
+    }
+    crate::failpoint::hit("make-invoices:before-commit");
+    tx.commit()?;
+    Ok(Committed {
+        written,
+        render_failures,
+        vies_invalid: fallback,
+    })
 }
 
 fn insert_ledger(tx: &Transaction<'_>, l: &LedgerEntry, at: &str) -> Result<(), StoreError> {
