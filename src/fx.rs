@@ -159,7 +159,12 @@ pub fn cached_or_fetched(
     };
     let quote = fetch(http, endpoint, day, currency)?;
     if let (Some(q), Some(at)) = (&quote, src.cache_at) {
-        db::cache_rate(src.conn, currency, day, q, at).map_err(store_err)?;
+        let cached = db::CachedRate {
+            rate: q.rate,
+            date: q.date,
+            source: &q.source,
+        };
+        db::cache_rate(src.conn, currency, day, &cached, at).map_err(store_err)?;
     }
     Ok(quote)
 }

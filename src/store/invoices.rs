@@ -709,12 +709,20 @@ pub fn cached_rate(
         .optional()?)
 }
 
-/// Caches a rate.
+/// What the rate cache keeps of one answer: units per EUR, the publication's date, its
+/// source.
+pub struct CachedRate<'a> {
+    pub rate: rust_decimal::Decimal,
+    pub date: Date,
+    pub source: &'a str,
+}
+
+/// Caches a rate asked for `asked`.
 pub fn cache_rate(
     conn: &Connection,
     currency: &str,
     asked: Date,
-    quote: &crate::fx::Quote,
+    quote: &CachedRate<'_>,
     at: &str,
 ) -> Result<(), StoreError> {
     conn.execute(
