@@ -6,7 +6,7 @@ use proptest::prelude::*;
 use serde_json::{Value, json};
 
 use crate::postnl::models::{decode_pdf, parse_barcode, parse_error_body, parse_label_response};
-use crate::transport::fuzz::{self, BARCODE, PDF_B64, arb_json, arb_string, graft};
+use crate::transport::fuzz::{self, BARCODE, PDF_B64, arb_string};
 
 fn label_answer() -> Value {
     json!({
@@ -56,26 +56,6 @@ fn the_valid_answers_parse() {
 proptest! {
     #![proptest_config(fuzz::config())]
 
-    #[test]
-    fn arbitrary_bytes_never_panic(body in prop::collection::vec(any::<u8>(), 0..600)) {
-        feed(&body);
-    }
-
-    #[test]
-    fn arbitrary_json_never_panics(v in arb_json()) {
-        feed(v.to_string().as_bytes());
-    }
-
-    #[test]
-    fn grafted_answers_never_panic(
-        base in 0usize..2,
-        picks in prop::collection::vec((any::<usize>(), arb_json()), 1..4),
-        drop_key in prop::option::of(any::<usize>()),
-    ) {
-        let bases = [label_answer(), postnl_errors()];
-        let v = graft(&bases[base], &picks, drop_key);
-        feed(v.to_string().as_bytes());
-    }
 
     #[test]
     fn postcodes_normalise_once_and_for_good(
@@ -96,3 +76,5 @@ proptest! {
         }
     }
 }
+
+fuzz::never_panics!(feed, [label_answer(), postnl_errors()]);

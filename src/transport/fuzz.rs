@@ -270,3 +270,41 @@ pub(crate) fn config() -> ProptestConfig {
         ..ProptestConfig::default()
     }
 }
+
+/// The three properties every parser of network answers has: random bytes, random JSON,
+/// and real answers (`bases`) with random parts grafted in, fed to `feed`, never panic.
+/// Expands to the tests `arbitrary_bytes_never_panic`, `arbitrary_json_never_panics` and
+/// `grafted_answers_never_panic` in the module that invokes it.
+macro_rules! never_panics {
+    ($feed:path, [$($base:expr),+ $(,)?]) => {
+        proptest::proptest! {
+            #![proptest_config($crate::transport::fuzz::config())]
+
+            #[test]
+            fn arbitrary_bytes_never_panic(
+                body in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..600),
+            ) {
+                $feed(&body);
+            }
+
+            #[test]
+            fn arbitrary_json_never_panics(v in $crate::transport::fuzz::arb_json()) {
+                $feed(v.to_string().as_bytes());
+            }
+
+            #[test]
+            fn grafted_answers_never_panic(
+                base in proptest::sample::select(vec![$($base),+]),
+                picks in proptest::collection::vec(
+                    (proptest::prelude::any::<usize>(), $crate::transport::fuzz::arb_json()),
+                    1..4,
+                ),
+                drop_key in proptest::option::of(proptest::prelude::any::<usize>()),
+            ) {
+                let v = $crate::transport::fuzz::graft(&base, &picks, drop_key);
+                $feed(v.to_string().as_bytes());
+            }
+        }
+    };
+}
+pub(crate) use never_panics;

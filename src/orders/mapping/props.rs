@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use crate::orders::mapping::parse_order;
 use crate::spapi::models::SearchPage;
 use crate::spapi::props::{order, search_page};
-use crate::transport::fuzz::{self, arb_json, count_nodes, graft};
+use crate::transport::fuzz::{self, count_nodes, graft};
 
 /// Feeds one body to the mapping, as a search page and as one order; only a panic fails.
 fn feed(body: &[u8]) {
@@ -81,24 +81,6 @@ fn every_node_of_an_order_replaced_by_an_edge_value() {
 proptest! {
     #![proptest_config(fuzz::config())]
 
-    #[test]
-    fn arbitrary_bytes_never_panic(body in prop::collection::vec(any::<u8>(), 0..600)) {
-        feed(&body);
-    }
-
-    #[test]
-    fn arbitrary_json_never_panics(v in arb_json()) {
-        feed(v.to_string().as_bytes());
-    }
-
-    #[test]
-    fn grafted_answers_never_panic(
-        base in 0usize..2,
-        picks in prop::collection::vec((any::<usize>(), arb_json()), 1..4),
-        drop_key in prop::option::of(any::<usize>()),
-    ) {
-        let bases = [search_page(), order()];
-        let v = graft(&bases[base], &picks, drop_key);
-        feed(v.to_string().as_bytes());
-    }
 }
+
+fuzz::never_panics!(feed, [search_page(), order()]);
