@@ -142,7 +142,9 @@ fn a_failed_first_update_leaves_no_tedb_layer() {
     assert_eq!(env.count("SELECT count(*) FROM tedb_rates"), 0);
 }
 
-fn demo_invoices(now: &str) -> (u64, Value) {
+/// The demo played at `now`: invoices issued on both days, day 0's make-invoices summary,
+/// and what `review` lists afterwards. No order may wait for a rate on either day.
+fn demo_invoices(now: &str) -> (u64, Value, String) {
     let mut env = TestEnv::new();
     env.set_env("FULFIL_NOW", now);
     let dir = env.dir.path().join("demo");
@@ -178,13 +180,16 @@ fn demo_invoices(now: &str) -> (u64, Value) {
         assert_eq!(no_rate, 0, "{now}: {d}");
     }
     let issued = day0["issued"].as_u64().unwrap() + day31["issued"].as_u64().unwrap();
-    (issued, day0)
+    let config = dir.join("fulfil.toml");
+    let review = env.run(&["--config", config.to_str().unwrap(), "review"]);
+    review.assert_code(0);
+    (issued, day0, review.stdout)
 }
 
 #[test]
 fn a_demo_in_march_2028_invoices_like_one_in_december_2026() {
-    let (dec_2026, _) = demo_invoices("2026-12-10T08:00:00Z");
-    let (mar_2028, _) = demo_invoices("2028-03-15T08:00:00Z");
+    let (dec_2026, _, _) = demo_invoices("2026-12-10T08:00:00Z");
+    let (mar_2028, _, _) = demo_invoices("2028-03-15T08:00:00Z");
     assert!(dec_2026 > 0);
     // The sandbox generates the same orders relative to the day it starts, so after a
     // TEDB update the later year invoices exactly as many.
@@ -236,38 +241,10 @@ fn writing_commands_warn_in_the_last_14_days_also_under_quiet() {
     );
 }
 
-/// The demo's day-0 make-invoices summary and review reasons, played at `now`.
-fn demo_day0_and_review(now: &str) -> (serde_json::Value, String) {
-    let mut env = TestEnv::new();
-    env.now = now.into();
-    let dir = env.dir.path().join("demo");
-    let r = env.run(&[
-        "--json",
-        "demo",
-        "--orders",
-        "60",
-        "--dir",
-        dir.to_str().unwrap(),
-    ]);
-    r.assert_code(0);
-    let s = summary(&r.stdout);
-    let day0 = s["steps"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|st| st["day"] == "day 0" && st["step"] == "make-invoices")
-        .expect("day 0 make-invoices")["summary"]
-        .clone();
-    let config = dir.join("fulfil.toml");
-    let review = env.run(&["--config", config.to_str().unwrap(), "review"]);
-    review.assert_code(0);
-    (day0, review.stdout)
-}
-
 #[test]
 fn the_demo_played_in_february_2027_invoices_like_the_december_one() {
-    let (december, _) = demo_day0_and_review("2026-12-07T08:00:00Z");
-    let (february, review) = demo_day0_and_review("2027-02-15T08:00:00Z");
+    let (_, december, _) = demo_invoices("2026-12-07T08:00:00Z");
+    let (_, february, review) = demo_invoices("2027-02-15T08:00:00Z");
     assert!(december["issued"].as_u64().unwrap() > 0, "{december}");
     assert_eq!(
         february["issued"], december["issued"],
