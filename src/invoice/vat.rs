@@ -57,7 +57,7 @@ pub enum VatError {
     #[error("{0:?} is not an EU member state")]
     NotEuMember(String),
     /// The rate table has no row for this country, category and date.
-    #[error("no VAT rate for {category:?} in {country} on {date}: {reason}")]
+    #[error("no VAT rate for {} in {country} on {date}: {reason}", category.as_str())]
     NoRate {
         /// Member state.
         country: String,
