@@ -635,17 +635,10 @@ fn a_wrong_key_fails_and_changes_nothing() {
 #[test]
 fn a_failing_secret_command_fails_without_showing_its_output_or_text() {
     let env = healthy(0);
-    let cfg = std::fs::read_to_string(env.config()).unwrap();
-    let secret_line = cfg
-        .lines()
-        .find(|l| l.starts_with("client_secret = "))
-        .unwrap()
-        .to_string();
-    let cfg = cfg.replace(
-        &secret_line,
+    env.replace_config_line(
+        "client_secret = ",
         "client_secret_command = \"echo sekrit-on-stdout; echo sekrit-on-stderr >&2; exit 3\"",
     );
-    std::fs::write(env.config(), cfg).unwrap();
     let r = run_unprivileged(&env, &["doctor"]);
     r.assert_code(1);
     assert_statuses(&r, &[("secrets", "fail")]);

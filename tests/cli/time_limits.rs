@@ -93,14 +93,10 @@ fn finish_within(mut child: Child, limit: Duration) -> Option<Run> {
 
 /// The LWA client secret comes from `cmd`.
 fn secret_from(env: &TestEnv, cmd: &str) {
-    let text = std::fs::read_to_string(env.config()).unwrap();
-    let line = text
-        .lines()
-        .find(|l| l.starts_with("client_secret ="))
-        .unwrap()
-        .to_string();
-    let new = format!("client_secret_command = {}", toml_str(cmd));
-    std::fs::write(env.config(), text.replace(&line, &new)).unwrap();
+    env.replace_config_line(
+        "client_secret =",
+        &format!("client_secret_command = {}", toml_str(cmd)),
+    );
 }
 
 fn toml_str(s: &str) -> String {
@@ -218,17 +214,13 @@ fn issue_15_a_second_run_gets_exit_4_at_once_and_a_stopped_run_ends_its_command(
     );
 
     // And nothing is stuck: with the secret fixed the next run works.
-    let text = std::fs::read_to_string(env.config()).unwrap();
-    let line = text
-        .lines()
-        .find(|l| l.starts_with("client_secret_command ="))
-        .unwrap()
-        .to_string();
-    let fixed = format!(
-        "client_secret = {}",
-        toml_str(fulfil::sandbox::creds::LWA_CLIENT_SECRET)
+    env.replace_config_line(
+        "client_secret_command =",
+        &format!(
+            "client_secret = {}",
+            toml_str(fulfil::sandbox::creds::LWA_CLIENT_SECRET)
+        ),
     );
-    std::fs::write(env.config(), text.replace(&line, &fixed)).unwrap();
     env.run(&["sync-orders"]).assert_code(0);
 }
 

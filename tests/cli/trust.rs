@@ -15,18 +15,14 @@ const NOBODY: u32 = 65534;
 fn with_secret_command() -> (TestEnv, PathBuf) {
     let env = TestEnv::sandboxed(2);
     let marker = env.dir.path().join("marker");
-    let text = std::fs::read_to_string(env.config()).unwrap();
-    let line = text
-        .lines()
-        .find(|l| l.starts_with("client_secret ="))
-        .unwrap()
-        .to_string();
-    let cmd = format!(
-        "client_secret_command = \"touch {}; printf %s '{}'\"",
-        marker.display(),
-        fulfil::sandbox::creds::LWA_CLIENT_SECRET
+    env.replace_config_line(
+        "client_secret =",
+        &format!(
+            "client_secret_command = \"touch {}; printf %s '{}'\"",
+            marker.display(),
+            fulfil::sandbox::creds::LWA_CLIENT_SECRET
+        ),
     );
-    std::fs::write(env.config(), text.replace(&line, &cmd)).unwrap();
     (env, marker)
 }
 

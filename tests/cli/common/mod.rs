@@ -227,6 +227,18 @@ impl TestEnv {
         self.extra_env.push((k.to_string(), v.to_string()));
     }
 
+    /// Replaces the first config line that starts with `prefix` by `line`, e.g. a secret's
+    /// value by its command (`set_config` keeps the key; this can change it).
+    pub fn replace_config_line(&self, prefix: &str, line: &str) {
+        let text = std::fs::read_to_string(self.config()).unwrap();
+        let old = text
+            .lines()
+            .find(|l| l.starts_with(prefix))
+            .unwrap_or_else(|| panic!("no config line starts with {prefix:?}"))
+            .to_string();
+        std::fs::write(self.config(), text.replacen(&old, line, 1)).unwrap();
+    }
+
     /// Replaces or appends text in the config file.
     pub fn append_config(&self, text: &str) {
         let mut c = std::fs::read_to_string(self.config()).unwrap();
