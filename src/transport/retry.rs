@@ -1,13 +1,11 @@
 //! How hard to try again after a temporary failure, and how long to wait in between.
 //!
 //! Every client (SP-API, PostNL, the exchange-rate and EU services) uses one
-//! [`RetryPolicy`] and one [`Backoff`], which waits through the injectable clock so that
-//! tests can move time.
+//! [`RetryPolicy`] and one [`Backoff`] (the policy with its jitter state); the clients
+//! wait the delays it gives through the injectable clock, so that tests can move time.
 
 use std::cell::Cell;
 use std::time::Duration;
-
-use crate::clock::Clock;
 
 /// How hard to try before giving up on a temporary failure.
 #[derive(Debug, Clone, Copy)]
@@ -65,10 +63,5 @@ impl Backoff {
     /// The wait before try `tries + 1`.
     pub fn delay(&self, tries: u32) -> Duration {
         self.policy.delay(tries, &self.seed)
-    }
-
-    /// Waits `d` through `clock`.
-    pub fn wait(clock: &Clock, d: Duration) {
-        clock.sleep(d);
     }
 }
