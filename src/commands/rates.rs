@@ -64,8 +64,7 @@ pub fn run(ctx: &Ctx, args: &RatesArgs) -> anyhow::Result<Outcome> {
     }
 }
 
-// --- glue to the layered rate table (issue #14); the only place that builds TedbRates ---
-
+/// Where a rate came from, for `rates show --json`.
 fn source_json(source: RateSource) -> Value {
     match source {
         RateSource::Config => json!({"layer": "config"}),
@@ -75,8 +74,6 @@ fn source_json(source: RateSource) -> Value {
         RateSource::Builtin => json!({"layer": "builtin"}),
     }
 }
-
-// --- end of the glue ---
 
 fn update(ctx: &Ctx, args: &UpdateArgs) -> anyhow::Result<Outcome> {
     let cfg = ctx.config()?;
