@@ -9,7 +9,9 @@ use clap::Args;
 use serde_json::{Value, json};
 
 use crate::clock::Clock;
-use crate::commands::{Outcome, init, make_invoices, make_labels, purge, rates, sync_orders};
+use crate::commands::{
+    Outcome, init, make_invoices, make_labels, purge, rates, status, sync_orders,
+};
 use crate::ctx::Ctx;
 use crate::ctx::Global;
 use crate::error::Exit;
@@ -172,7 +174,7 @@ fn working_day(
             sync_orders::run(c, &sync_orders::SyncOrdersArgs {})
         })?,
     ));
-    out.push((
+    let mut labels = (
         "make-labels",
         step(global, clock, make_labels::COMMAND, |c| {
             make_labels::run(
@@ -186,7 +188,14 @@ fn working_day(
                 },
             )
         })?,
-    ));
+    );
+    // What `fulfil status` says of the deadlines once the day's labels are made (issue
+    // #23), shown on the make-labels line.
+    let status = step(global, clock, "status", |c| {
+        status::run(c, &status::StatusArgs {})
+    })?;
+    labels.1["ship_by"] = status["ship_by"].clone();
+    out.push(labels);
     out.push((
         "make-invoices",
         step(global, clock, make_invoices::COMMAND, |c| {
@@ -261,14 +270,21 @@ fn describe(name: &str, v: &Value) -> String {
                 .and_then(Value::as_array)
                 .map_or(0, Vec::len)
         ),
-        "make-labels" => format!(
-            "{} labels ({} pages in {}), {} confirmed to Amazon, {} to review",
-            n("labelled"),
-            n("pages"),
-            v.get("print_file").and_then(Value::as_str).unwrap_or("-"),
-            n("confirmed"),
-            n("to_review")
-        ),
+        "make-labels" => {
+            let s = &v["ship_by"];
+            let k = |key: &str| s[key].as_u64().unwrap_or(0);
+            format!(
+                "{} labels ({} pages in {}), {} confirmed to Amazon, {} to review; ship-by: {} late, {} due today, {} due tomorrow",
+                n("labelled"),
+                n("pages"),
+                v.get("print_file").and_then(Value::as_str).unwrap_or("-"),
+                n("confirmed"),
+                n("to_review"),
+                k("late"),
+                k("due_today"),
+                k("due_tomorrow"),
+            )
+        }
         "purge" => format!(
             "personal data of {} orders and {} files removed, {} bytes freed",
             n("purged"),

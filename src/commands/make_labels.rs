@@ -172,6 +172,7 @@ pub fn run(ctx: &Ctx, args: &MakeLabelsArgs) -> anyhow::Result<Outcome> {
             "failed": counts.failed,
             "confirmed": counts.confirmed,
             "confirm_failed": counts.confirm_failed,
+            "waiting_for_label_window": counts.waiting,
             "print_file": print_file.as_ref().map(|(p, _)| p.clone()),
             "pages": print_file.as_ref().map_or(0, |(_, n)| *n),
         }),

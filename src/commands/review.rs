@@ -1,6 +1,7 @@
 //! `fulfil review`: the orders that need a person, and the fixes a person can make.
 //!
-//! The list shows order ids and reason codes only. `--show-pii` adds the address as
+//! The list shows order ids, reason codes and ship-by deadlines only, the most urgent
+//! first. `--show-pii` adds the address as
 //! Amazon sent it and, where the splitter had a guess, its guess, so that a person can
 //! decide; it works only on a terminal, so that personal data never ends up in a cron
 //! mail or a log file by accident.
@@ -76,13 +77,41 @@ fn list(ctx: &Ctx, show_pii: bool) -> anyhow::Result<Outcome> {
         );
     }
     let store = ctx.store_read()?;
-    let rows = db::review_list(store.conn())?;
+    let mut rows = db::review_list(store.conn())?;
+    // The most urgent first (issue #23): by ship-by deadline, orders without one last.
+    let deadlines = if store.schema_version()? >= crate::store::deadlines::SINCE_SCHEMA {
+        let ids: Vec<String> = rows.iter().map(|(o, _, _)| o.clone()).collect();
+        crate::store::deadlines::ship_by(store.conn(), &ids)?
+    } else {
+        std::collections::BTreeMap::default()
+    };
+    rows.sort_by(|a, b| {
+        let (da, db_) = (deadlines.get(&a.0), deadlines.get(&b.0));
+        (da.is_none(), da, &a.0, &a.1).cmp(&(db_.is_none(), db_, &b.0, &b.1))
+    });
+    let zone = ctx.config()?.seller.zone()?;
+    let now = ctx.clock.now();
+    let shown = |order_id: &String| {
+        deadlines
+            .get(order_id)
+            .and_then(|t| crate::clock::parse_rfc3339(t).ok())
+            .map_or_else(
+                || "no ship-by date".to_string(),
+                |t| {
+                    let late = if t < now { " LATE" } else { "" };
+                    format!("ship by {}{late}", crate::ship_by::local(t, &zone))
+                },
+            )
+    };
     if !ctx.global.json {
         if rows.is_empty() {
             ctx.ui.out("nothing to review");
         }
         for (order_id, command, reason) in &rows {
-            ctx.ui.out(&format!("{order_id}  {command:<17} {reason}"));
+            ctx.ui.out(&format!(
+                "{order_id}  {command:<17} {reason:<20} {}",
+                shown(order_id)
+            ));
             if show_pii && let Some(p) = orders_db::pii(store.conn(), order_id)? {
                 for l in [
                     &p.recipient_name,
@@ -116,7 +145,10 @@ fn list(ctx: &Ctx, show_pii: bool) -> anyhow::Result<Outcome> {
         }
     }
     Ok(Outcome::ok(json!({
-        "orders": rows.iter().map(|(o, c, r)| json!({"order_id": o, "command": c, "reason": r})).collect::<Vec<_>>(),
+        "orders": rows.iter().map(|(o, c, r)| json!({
+            "order_id": o, "command": c, "reason": r, "ship_by": deadlines.get(o),
+            "late": deadlines.get(o).and_then(|t| crate::clock::parse_rfc3339(t).ok()).map(|t| t < now),
+        })).collect::<Vec<_>>(),
     })))
 }
 

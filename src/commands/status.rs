@@ -1,5 +1,7 @@
-//! `fulfil status`: orders per stage, the last good run of each command, the database
-//! size, the head of the audit log. Counts only: this command never shows personal data.
+//! `fulfil status`: orders per stage, the ship-by deadlines (late, due today, due
+//! tomorrow, and the late-shipment and tracking rates Amazon judges the seller by), the
+//! last good run of each command, the database size, the head of the audit log. Counts
+//! only: this command never shows personal data.
 
 use clap::Args;
 use serde_json::json;
@@ -37,6 +39,8 @@ pub fn run(ctx: &Ctx, _args: &StatusArgs) -> anyhow::Result<Outcome> {
     let uploads = store::invoices::upload_counts(conn)?;
     let rates_until = crate::ctx::rates_in_use(ctx.config()?, &store)?.verified_until();
     let rates_days = crate::invoice::rates::Horizon::of(rates_until, now.date()).days_left();
+    let zone = ctx.config()?.seller.zone()?;
+    let ship_by = crate::commands::deadlines::overview(&store, now, &zone)?;
 
     if !ctx.global.json {
         let ui = &ctx.ui;
@@ -50,6 +54,9 @@ pub fn run(ctx: &Ctx, _args: &StatusArgs) -> anyhow::Result<Outcome> {
         ));
         for (stage, n) in &stages {
             ui.out(&format!("  {stage:<18} {n}"));
+        }
+        for line in ship_by.lines() {
+            ui.out(&line);
         }
         if skipped_by_sync > 0 {
             ui.out(&format!(
@@ -94,6 +101,7 @@ pub fn run(ctx: &Ctx, _args: &StatusArgs) -> anyhow::Result<Outcome> {
         "skipped_by_sync": skipped_by_sync,
         "overdue_personal_data": overdue,
         "unfulfilled_over_60_days": stale,
+        "ship_by": ship_by.to_json(),
         "stages": stages.iter().map(|(s, n)| (s.clone(), json!(n))).collect::<serde_json::Map<_, _>>(),
         "documents": documents.iter().map(|(k, n)| (k.clone(), json!(n))).collect::<serde_json::Map<_, _>>(),
         "uploads": uploads.iter().map(|(k, n)| (k.clone(), json!(n))).collect::<serde_json::Map<_, _>>(),

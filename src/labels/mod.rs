@@ -26,4 +26,7 @@ pub struct Counts {
     pub failed: u64,
     pub confirmed: u64,
     pub confirm_failed: u64,
+    /// Ready orders whose label-printing window (Amazon's `labelPrintingWindow`) has not
+    /// opened yet: they wait for a later run, they do not go to review (issue #23).
+    pub waiting: u64,
 }

@@ -30,11 +30,13 @@ pub struct Parcel {
     pub confirmed_at: Option<String>,
 }
 
-/// Orders waiting for a label, oldest first.
+/// Orders waiting for a label, the most urgent first: by ship-by deadline (issue #23),
+/// then the oldest.
 pub fn ready_orders(conn: &Connection) -> Result<Vec<LabelOrder>, StoreError> {
     let mut stmt = conn.prepare(
         "SELECT order_id, marketplace_id, destination_country, is_business FROM orders
-         WHERE stage = ?1 AND fulfilled_by = 'MERCHANT' ORDER BY created_at, order_id",
+         WHERE stage = ?1 AND fulfilled_by = 'MERCHANT'
+         ORDER BY ship_by_latest IS NULL, ship_by_latest, created_at, order_id",
     )?;
     let mut orders = stmt
         .query_map([Stage::Ready.as_str()], |r| {
@@ -157,7 +159,7 @@ pub fn unconfirmed(conn: &Connection) -> Result<Vec<ToConfirm>, StoreError> {
     let mut stmt = conn.prepare(&format!(
         "SELECT {cols}, o.marketplace_id FROM parcels p JOIN orders o USING (order_id)
          WHERE p.labelled_at IS NOT NULL AND p.confirmed_at IS NULL AND o.stage = ?1
-         ORDER BY p.labelled_at, p.order_id",
+         ORDER BY o.ship_by_latest IS NULL, o.ship_by_latest, p.labelled_at, p.order_id",
         cols = PARCEL_COLS
             .split(',')
             .map(|c| format!("p.{}", c.trim()))
@@ -213,12 +215,15 @@ pub fn confirm_failed(conn: &Connection, order_id: &str, code: &str) -> Result<(
     Ok(())
 }
 
-/// The stored labels not yet in a print file, (order id, PDF), in the order they were
-/// made.
+/// The stored labels not yet in a print file, (order id, PDF), the most urgent first
+/// (by ship-by deadline, then in the order they were made): a packer who works down
+/// the pile packs the orders that must leave first.
 pub fn unprinted_labels(conn: &Connection) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
     let mut stmt = conn.prepare(
         "SELECT p.order_id, l.pdf FROM parcels p JOIN label_files l USING (order_id)
-         WHERE p.printed_at IS NULL ORDER BY p.labelled_at, p.order_id",
+         JOIN orders o USING (order_id)
+         WHERE p.printed_at IS NULL
+         ORDER BY o.ship_by_latest IS NULL, o.ship_by_latest, p.labelled_at, p.order_id",
     )?;
     Ok(stmt
         .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?

@@ -12,6 +12,7 @@
 //! All SQL lives in this module and its children.
 
 pub mod audit;
+pub mod deadlines;
 pub mod invoices;
 pub mod labels;
 pub mod orders;
@@ -38,6 +39,7 @@ const MIGRATIONS: &[(u32, &str)] = &[
     (4, include_str!("migrations/0004_audit.sql")),
     (5, include_str!("migrations/0005_tedb.sql")),
     (6, include_str!("migrations/0006_vies.sql")),
+    (11, include_str!("migrations/0011_deadlines.sql")),
 ];
 
 #[derive(Debug, thiserror::Error)]

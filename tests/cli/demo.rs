@@ -44,6 +44,9 @@ fn the_demo_runs_two_days_and_purges_the_first() {
     .map(|(d, n)| ((*d).to_string(), (*n).to_string()))
     .collect();
     assert_eq!(steps, expected);
+    // Issue #23: on a normal day no order is late once the labels are made.
+    let labels0 = &s["steps"][3]["summary"];
+    assert_eq!(labels0["ship_by"]["late"], 0, "{labels0}");
     let day0 = &s["steps"][4]["summary"];
     assert!(day0["issued"].as_u64().unwrap() > 0, "{day0}");
     assert_eq!(day0["failed"], 0, "{day0}");
