@@ -183,6 +183,8 @@ fn working_day(
                     print_command: None,
                     reprint: None,
                     no_confirm: false,
+                    format: None,
+                    pick_list: None,
                 },
             )
         })?,

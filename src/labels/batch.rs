@@ -9,7 +9,7 @@ use secrecy::SecretString;
 use time::{Date, OffsetDateTime, Weekday};
 
 use crate::clock::rfc3339;
-use crate::config::Config;
+use crate::config::{Config, LabelFormat};
 use crate::ctx::Ctx;
 use crate::error::AppError;
 use crate::labels::plan::Planned;
@@ -17,8 +17,8 @@ use crate::labels::print::{self, Layout};
 use crate::labels::{COMMAND, Counts};
 use crate::logging::Pii;
 use crate::postnl::models::{
-    Address, AddressType, BarcodeKind, Customer, Dimension, LabelRequest, Message, ProductOption,
-    Shipment, Stamp,
+    Address, AddressType, BarcodeKind, Customer, Dimension, LabelRequest, Message, Printer,
+    ProductOption, Shipment, Stamp,
 };
 use crate::postnl::{self as pn, PostnlError};
 use crate::store::labels::{self as db, Parcel};
@@ -63,6 +63,17 @@ pub struct Labeller<'a> {
     client: pn::Client<'a>,
     sender: Sender,
     now: OffsetDateTime,
+    format: LabelFormat,
+}
+
+/// The PostNL printer type of a label format.
+#[must_use]
+pub fn printer(format: LabelFormat) -> Printer {
+    match format {
+        LabelFormat::Pdf => Printer::Pdf,
+        LabelFormat::Zpl203 => Printer::Zpl200,
+        LabelFormat::Zpl300 => Printer::Zpl300,
+    }
 }
 
 impl<'a> Labeller<'a> {
@@ -80,7 +91,90 @@ impl<'a> Labeller<'a> {
             client: postnl_client(ctx, cfg)?,
             sender,
             now,
+            format: cfg.labels.format,
         })
+    }
+
+    /// The labels of this run are made as `format` (`--format`) instead of the
+    /// configured one.
+    #[must_use]
+    pub fn with_format(mut self, format: LabelFormat) -> Self {
+        self.format = format;
+        self
+    }
+
+    /// Asks PostNL again for an order's label, for its reserved barcode, as `format`
+    /// (a reprint in another format than the stored one, issue #19), without announcing
+    /// the parcel again (`confirm=false`: it was announced with its first label). The new
+    /// label replaces the stored one. `Err` when PostNL refuses or cannot be reached.
+    pub fn relabel(&self, p: &Planned, parcel: &Parcel) -> anyhow::Result<()> {
+        let request = self.request(&[(p, parcel.clone())])?;
+        let response = self.client.label(&request, false)?;
+        let Some(result) = response.shipments.into_iter().next() else {
+            anyhow::bail!("PostNL answered without the label");
+        };
+        let labels = result.outcome?;
+        let (label_type, bytes) = self.combine(&labels)?;
+        let at = rfc3339(self.ctx.clock.now());
+        let mut store = self.ctx.store(COMMAND)?;
+        let format = self.format.as_str();
+        store.tx(|tx| {
+            db::replace_label(
+                tx,
+                &p.order.order_id,
+                &parcel.barcode,
+                &label_type,
+                (&bytes, format),
+                &at,
+            )
+        })?;
+        Ok(())
+    }
+
+    /// The label request for up to four parcels.
+    fn request(&self, batch: &[(&Planned, Parcel)]) -> anyhow::Result<LabelRequest> {
+        let cfg = self.cfg;
+        let customer = Customer {
+            customer_code: cfg.postnl.customer_code.clone().unwrap_or_default(),
+            customer_number: cfg.postnl.customer_number.clone().unwrap_or_default(),
+            collection_location: cfg.postnl.collection_location.clone(),
+            contact_person: None,
+            email: None,
+            name: None,
+            address: self.sender.address.clone(),
+        };
+        let now = self.now;
+        let id = format!(
+            "F{:09}{:02}",
+            now.unix_timestamp().rem_euclid(1_000_000_000),
+            batch.len()
+        );
+        Ok(LabelRequest {
+            customer,
+            message: Message::new(id, now)?.with_printer(printer(self.format)),
+            shipments: batch
+                .iter()
+                .map(|(p, parcel)| shipment(p, parcel, now))
+                .collect(),
+        })
+    }
+
+    /// One parcel's documents as one stored label: a PDF (several documents, e.g.
+    /// customs forms, merged) or ZPL (the documents' blocks one after another).
+    fn combine(&self, labels: &[pn::models::Label]) -> anyhow::Result<(String, Vec<u8>)> {
+        let label_type = labels
+            .first()
+            .map_or("Label", |l| l.label_type.as_str())
+            .to_string();
+        let bytes = if labels.len() == 1 {
+            labels[0].content.clone()
+        } else if self.format.is_zpl() {
+            print::concat_zpl(labels.iter().map(|l| l.content.as_slice()))
+        } else {
+            let pdfs: Vec<Vec<u8>> = labels.iter().map(|l| l.content.clone()).collect();
+            print::merge(&pdfs, Layout::A6).map(|(b, _)| b)?
+        };
+        Ok((label_type, bytes))
     }
 
     /// Barcodes for a batch, committed together before the label call, then one label
@@ -128,15 +222,7 @@ impl<'a> Labeller<'a> {
         if ready.is_empty() {
             return Ok(Chunk::Nothing);
         }
-        if let Err(e) = label_batch(
-            ctx,
-            &self.client,
-            self.cfg,
-            &self.sender.address,
-            &ready,
-            self.now,
-            counts,
-        ) {
+        if let Err(e) = label_batch(self, &ready, counts) {
             return Ok(Chunk::Stopped(e));
         }
         Ok(Chunk::Labelled(
@@ -325,49 +411,17 @@ fn shipment(p: &Planned, parcel: &Parcel, now: OffsetDateTime) -> Shipment {
 /// One label call for up to four parcels; a batch refused as a whole is retried one by
 /// one so that one bad address does not hold up the others.
 fn label_batch(
-    ctx: &Ctx,
-    client: &pn::Client<'_>,
-    cfg: &Config,
-    sender: &Address,
+    l: &Labeller<'_>,
     batch: &[(&Planned, Parcel)],
-    now: OffsetDateTime,
     counts: &mut Counts,
 ) -> anyhow::Result<()> {
-    let customer = Customer {
-        customer_code: cfg.postnl.customer_code.clone().unwrap_or_default(),
-        customer_number: cfg.postnl.customer_number.clone().unwrap_or_default(),
-        collection_location: cfg.postnl.collection_location.clone(),
-        contact_person: None,
-        email: None,
-        name: None,
-        address: sender.clone(),
-    };
-    let id = format!(
-        "F{:09}{:02}",
-        now.unix_timestamp().rem_euclid(1_000_000_000),
-        batch.len()
-    );
-    let request = LabelRequest {
-        customer,
-        message: Message::new(id, now)?,
-        shipments: batch
-            .iter()
-            .map(|(p, parcel)| shipment(p, parcel, now))
-            .collect(),
-    };
-    let response = match client.label(&request, true) {
+    let ctx = l.ctx;
+    let request = l.request(batch)?;
+    let response = match l.client.label(&request, true) {
         Ok(r) => r,
         Err(e) if e.is_order_failure() && batch.len() > 1 => {
             for one in batch {
-                label_batch(
-                    ctx,
-                    client,
-                    cfg,
-                    sender,
-                    std::slice::from_ref(one),
-                    now,
-                    counts,
-                )?;
+                label_batch(l, std::slice::from_ref(one), counts)?;
             }
             return Ok(());
         }
@@ -391,34 +445,23 @@ fn label_batch(
         let order_id = &p.order.order_id;
         match result.outcome {
             Ok(labels) => {
-                let pdfs: Vec<Vec<u8>> = labels.iter().map(|l| l.content.clone()).collect();
-                let label_type = labels.first().map_or("Label", |l| l.label_type.as_str());
-                // Several documents (e.g. customs forms) are kept as one PDF.
-                let pdf = if pdfs.len() == 1 {
-                    pdfs.into_iter().next().unwrap_or_default()
-                } else {
-                    print::merge(&pdfs, Layout::A6).map(|(b, _)| b)?
-                };
+                let (label_type, bytes) = l.combine(&labels)?;
                 if !result.warnings.is_empty() {
                     let codes: Vec<&str> =
                         result.warnings.iter().map(|w| w.code.as_str()).collect();
                     tracing::info!(order_id = %order_id, warnings = ?codes, "label made with warnings");
                 }
-                made.push((
-                    order_id,
-                    parcel.barcode.as_str(),
-                    label_type.to_string(),
-                    pdf,
-                ));
+                made.push((order_id, parcel.barcode.as_str(), label_type, bytes));
             }
             Err(e) => refused.push((order_id, error_code(&e))),
         }
     }
     // The batch's labels in one transaction, right after the answer.
+    let format = l.format.as_str();
     let mut store = ctx.store(COMMAND)?;
     store.tx(|tx| {
-        for (order_id, barcode, label_type, pdf) in &made {
-            db::save_label(tx, order_id, barcode, label_type, pdf, &at)?;
+        for (order_id, barcode, label_type, bytes) in &made {
+            db::save_label(tx, order_id, barcode, label_type, (bytes, format), &at)?;
             orders_db::clear_issue(tx, order_id, COMMAND)?;
         }
         Ok(())

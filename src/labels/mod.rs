@@ -5,10 +5,11 @@
 //! from: its name, reservation and writing, or a print command) with
 //! [`print`](mod@print) (the merging of the label PDFs), and [`confirm`]
 //! (confirmShipment per parcel, also for `fulfil confirm-shipments`). [`products`]
-//! chooses the PostNL product.
+//! chooses the PostNL product; [`pick_list`] lists what to pack for a print file.
 
 pub mod batch;
 pub mod confirm;
+pub mod pick_list;
 pub mod plan;
 pub mod print;
 pub mod print_file;

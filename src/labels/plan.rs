@@ -49,6 +49,21 @@ pub fn ready(ctx: &Ctx, cfg: &Config, counts: &mut Counts) -> anyhow::Result<Vec
     Ok(planned)
 }
 
+/// Plans one order's label again, whatever its stage (a reprint in another format,
+/// issue #19); `Ok(Err(reason))` when it cannot be planned now (an unknown order, its
+/// personal data removed, …).
+pub fn again(
+    ctx: &Ctx,
+    cfg: &Config,
+    order_id: &str,
+) -> anyhow::Result<Result<Planned, &'static str>> {
+    let store = ctx.store(COMMAND)?;
+    let Some(order) = db::label_order(store.conn(), order_id)? else {
+        return Ok(Err("unknown_order"));
+    };
+    Ok(plan(store.conn(), cfg, order)?.map_err(|(_, reason)| reason))
+}
+
 /// Longest value PostNL takes for names, company and city.
 const MAX_NAME: usize = 35;
 

@@ -249,7 +249,10 @@ impl<'a> Client<'a> {
             query: &query,
             body: Some(&body),
         };
-        self.exchange(&call, |b| models::parse_label_response(b, &barcodes))
+        let printer = req.message.printer();
+        self.exchange(&call, |b| {
+            models::parse_label_response_as(b, &barcodes, printer)
+        })
     }
 
     fn backoff(&self, tries: u32) -> Duration {

@@ -37,26 +37,53 @@ pub fn ready_orders(conn: &Connection) -> Result<Vec<LabelOrder>, StoreError> {
          WHERE stage = ?1 AND fulfilled_by = 'MERCHANT' ORDER BY created_at, order_id",
     )?;
     let mut orders = stmt
-        .query_map([Stage::Ready.as_str()], |r| {
-            Ok(LabelOrder {
-                order_id: r.get(0)?,
-                marketplace_id: r.get(1)?,
-                destination_country: r.get(2)?,
-                is_business: r.get(3)?,
-                items: Vec::new(),
-            })
-        })?
+        .query_map([Stage::Ready.as_str()], label_order_from)?
         .collect::<Result<Vec<_>, _>>()?;
+    for o in &mut orders {
+        o.items = label_items(conn, &o.order_id)?;
+    }
+    Ok(orders)
+}
+
+/// One order as make-labels sees it, whatever its stage (a reprint in another format
+/// plans its label again, issue #19).
+pub fn label_order(conn: &Connection, order_id: &str) -> Result<Option<LabelOrder>, StoreError> {
+    let order = conn
+        .query_row(
+            "SELECT order_id, marketplace_id, destination_country, is_business FROM orders
+             WHERE order_id = ?1",
+            [order_id],
+            label_order_from,
+        )
+        .optional()?;
+    let Some(mut order) = order else {
+        return Ok(None);
+    };
+    order.items = label_items(conn, order_id)?;
+    Ok(Some(order))
+}
+
+fn label_order_from(r: &rusqlite::Row<'_>) -> rusqlite::Result<LabelOrder> {
+    Ok(LabelOrder {
+        order_id: r.get(0)?,
+        marketplace_id: r.get(1)?,
+        destination_country: r.get(2)?,
+        is_business: r.get(3)?,
+        items: Vec::new(),
+    })
+}
+
+fn label_items(
+    conn: &Connection,
+    order_id: &str,
+) -> Result<Vec<(String, String, i64)>, StoreError> {
     let mut items = conn.prepare_cached(
         "SELECT order_item_id, coalesce(seller_sku, ''), quantity FROM order_items
          WHERE order_id = ?1 ORDER BY order_item_id",
     )?;
-    for o in &mut orders {
-        o.items = items
-            .query_map([&o.order_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
-            .collect::<Result<Vec<_>, _>>()?;
-    }
-    Ok(orders)
+    Ok(items
+        .query_map([order_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+        .collect::<Result<Vec<_>, _>>()?)
 }
 
 fn parcel_from(r: &rusqlite::Row<'_>) -> rusqlite::Result<Parcel> {
@@ -103,27 +130,66 @@ pub fn reserve(tx: &Transaction<'_>, p: &Parcel, now: &str) -> Result<(), StoreE
     Ok(())
 }
 
-/// Stores a label and moves the order to `labelled`.
+/// A label as stored: its bytes and their format (`pdf`, `zpl-203`, `zpl-300`).
+#[derive(Clone, PartialEq, Eq)]
+pub struct StoredLabel {
+    pub order_id: String,
+    pub bytes: Vec<u8>,
+    pub format: String,
+}
+
+impl std::fmt::Debug for StoredLabel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The label shows the address: its size only.
+        f.debug_struct("StoredLabel")
+            .field("order_id", &self.order_id)
+            .field("bytes", &self.bytes.len())
+            .field("format", &self.format)
+            .finish()
+    }
+}
+
+/// Stores a label (`format` names what its bytes are, see [`StoredLabel`]) and moves the
+/// order to `labelled`.
 pub fn save_label(
     tx: &Transaction<'_>,
     order_id: &str,
     barcode: &str,
     label_type: &str,
-    pdf: &[u8],
+    (bytes, format): (&[u8], &str),
     now: &str,
 ) -> Result<(), StoreError> {
     tx.execute(
-        "INSERT INTO label_files(order_id, barcode, label_type, pdf, created_at)
-         VALUES (?1, ?2, ?3, ?4, ?5)
+        "INSERT INTO label_files(order_id, barcode, label_type, pdf, created_at, format)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)
          ON CONFLICT(order_id) DO UPDATE SET barcode = excluded.barcode,
-            label_type = excluded.label_type, pdf = excluded.pdf, created_at = excluded.created_at",
-        params![order_id, barcode, label_type, pdf, now],
+            label_type = excluded.label_type, pdf = excluded.pdf, created_at = excluded.created_at,
+            format = excluded.format",
+        params![order_id, barcode, label_type, bytes, now, format],
     )?;
     tx.execute(
         "UPDATE parcels SET labelled_at = coalesce(labelled_at, ?2) WHERE order_id = ?1",
         params![order_id, now],
     )?;
     set_stage(tx, order_id, Stage::Labelled)?;
+    Ok(())
+}
+
+/// Replaces an order's stored label by one made again in another format (a reprint,
+/// issue #19); the order's stage and times stay as they are.
+pub fn replace_label(
+    tx: &Transaction<'_>,
+    order_id: &str,
+    barcode: &str,
+    label_type: &str,
+    (bytes, format): (&[u8], &str),
+    now: &str,
+) -> Result<(), StoreError> {
+    tx.execute(
+        "UPDATE label_files SET barcode = ?2, label_type = ?3, pdf = ?4, format = ?5,
+            created_at = ?6 WHERE order_id = ?1",
+        params![order_id, barcode, label_type, bytes, format, now],
+    )?;
     Ok(())
 }
 
@@ -213,27 +279,39 @@ pub fn confirm_failed(conn: &Connection, order_id: &str, code: &str) -> Result<(
     Ok(())
 }
 
-/// The stored labels not yet in a print file, (order id, PDF), in the order they were
-/// made.
-pub fn unprinted_labels(conn: &Connection) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
+/// The stored labels not yet in a print file, in the order they were made.
+pub fn unprinted_labels(conn: &Connection) -> Result<Vec<StoredLabel>, StoreError> {
     let mut stmt = conn.prepare(
-        "SELECT p.order_id, l.pdf FROM parcels p JOIN label_files l USING (order_id)
+        "SELECT p.order_id, l.pdf, l.format FROM parcels p JOIN label_files l USING (order_id)
          WHERE p.printed_at IS NULL ORDER BY p.labelled_at, p.order_id",
     )?;
     Ok(stmt
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .query_map([], stored_label)?
         .collect::<Result<Vec<_>, _>>()?)
 }
 
+fn stored_label(r: &rusqlite::Row<'_>) -> rusqlite::Result<StoredLabel> {
+    Ok(StoredLabel {
+        order_id: r.get(0)?,
+        bytes: r.get(1)?,
+        format: r.get(2)?,
+    })
+}
+
 /// A stored label (for reprints).
-pub fn label_pdf(conn: &Connection, order_id: &str) -> Result<Option<Vec<u8>>, StoreError> {
+pub fn label_file(conn: &Connection, order_id: &str) -> Result<Option<StoredLabel>, StoreError> {
     Ok(conn
         .query_row(
-            "SELECT pdf FROM label_files WHERE order_id = ?1",
+            "SELECT order_id, pdf, format FROM label_files WHERE order_id = ?1",
             [order_id],
-            |r| r.get(0),
+            stored_label,
         )
         .optional()?)
+}
+
+/// The stored label's bytes, whatever their format (for tests and reprints).
+pub fn label_pdf(conn: &Connection, order_id: &str) -> Result<Option<Vec<u8>>, StoreError> {
+    Ok(label_file(conn, order_id)?.map(|l| l.bytes))
 }
 
 /// A corrected address, from `fulfil review set-address`.
@@ -335,4 +413,19 @@ pub fn review_list(conn: &Connection) -> Result<Vec<(String, String, String)>, S
         })?
         .collect::<Result<Vec<_>, _>>()?;
     Ok(rows)
+}
+
+/// What is packed for an order: (SKU, title, quantity) of each item with a quantity, for
+/// the pick list (issue #19). Titles are the products', never the buyer's data.
+pub fn pick_items(
+    conn: &Connection,
+    order_id: &str,
+) -> Result<Vec<(String, String, i64)>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT coalesce(seller_sku, ''), coalesce(title, ''), quantity FROM order_items
+         WHERE order_id = ?1 AND quantity > 0 ORDER BY order_item_id",
+    )?;
+    Ok(stmt
+        .query_map([order_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+        .collect::<Result<Vec<_>, _>>()?)
 }

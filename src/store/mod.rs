@@ -38,6 +38,7 @@ const MIGRATIONS: &[(u32, &str)] = &[
     (4, include_str!("migrations/0004_audit.sql")),
     (5, include_str!("migrations/0005_tedb.sql")),
     (6, include_str!("migrations/0006_vies.sql")),
+    (9, include_str!("migrations/0009_label_formats.sql")),
 ];
 
 #[derive(Debug, thiserror::Error)]

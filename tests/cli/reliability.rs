@@ -1226,7 +1226,7 @@ fn the_whole_pipeline_at_trace_level_shows_no_personal_data() {
         );
     }
     assert_eq!(
-        files_under(&env.data().join("labels")).len()
+        crate::common::print_files_under(&env.data().join("labels")).len()
             + files_under(&env.data().join("invoices")).len(),
         0,
         "every print file and invoice PDF is gone"

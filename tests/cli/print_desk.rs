@@ -1,0 +1,464 @@
+//! make-labels like a shipping desk (issue #19): ZPL print files for thermal printers
+//! (block count and barcode order, 203 and 300 dpi, raw bytes to a print command,
+//! reprints in the stored or another format, no ZPL on A4 sheets) and the batch's pick
+//! list (totals against the orders, text on stdout, turned off, no personal data).
+
+use std::process::Command;
+
+use serde_json::{Value, json};
+
+use crate::common::{TestEnv, contains, files_under};
+use crate::make_labels::{order, received, store};
+
+/// An NL order whose items are (order item id, SKU, title, quantity).
+fn order_with(env: &TestEnv, n: u32, items: &[(&str, &str, &str, i64)]) -> String {
+    let id = order(
+        env,
+        n,
+        [&format!("Hoofdstraat {}", n + 1), "", ""],
+        "1011 AB",
+        "NL",
+        "MUG",
+    );
+    let mut o = env.sb().order(&id).unwrap();
+    o["orderItems"] = items
+        .iter()
+        .map(|(item, sku, title, qty)| {
+            json!({
+                "orderItemId": item, "quantityOrdered": qty,
+                "product": {"sellerSku": sku, "title": title},
+            })
+        })
+        .collect();
+    env.sb().add_order(o).unwrap();
+    id
+}
+
+/// `n` plain NL orders, synced.
+fn synced_orders(env: &TestEnv, n: u32) -> Vec<String> {
+    let ids = (0..n)
+        .map(|i| {
+            order(
+                env,
+                i,
+                [&format!("Hoofdstraat {}", i + 1), "", ""],
+                "1011 AB",
+                "NL",
+                "MUG",
+            )
+        })
+        .collect();
+    env.run(&["sync-orders"]).assert_code(0);
+    ids
+}
+
+/// The labels of a ZPL print file: each `^XA … ^XZ` block.
+fn blocks(zpl: &str) -> Vec<&str> {
+    zpl.match_indices("^XA")
+        .map(|(i, _)| {
+            let rest = &zpl[i..];
+            let end = rest.find("^XZ").expect("every ^XA has its ^XZ") + 3;
+            &rest[..end]
+        })
+        .collect()
+}
+
+/// The Code 128 barcode field of one ZPL label.
+fn zpl_barcode(block: &str) -> String {
+    let at = block.find("^BC").expect("a ^BC Code 128 barcode");
+    let fd = block[at..].find("^FD").unwrap() + at + 3;
+    let end = block[fd..].find("^FS").unwrap() + fd;
+    block[fd..end].to_string()
+}
+
+/// The barcodes of the label calls, in the order PostNL received them.
+fn barcodes_sent(env: &TestEnv) -> Vec<String> {
+    env.calls("postnl.label")
+        .iter()
+        .filter(|r| r["status"] == 200)
+        .flat_map(|r| {
+            r["body"]["Shipments"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+        })
+        .map(|s| s["Barcode"].as_str().unwrap().to_string())
+        .collect()
+}
+
+fn printer_types(env: &TestEnv) -> Vec<String> {
+    env.calls("postnl.label")
+        .iter()
+        .map(|r| {
+            r["body"]["Message"]["Printertype"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect()
+}
+
+fn pdftotext(path: &std::path::Path) -> String {
+    let o = Command::new("pdftotext")
+        .args(["-layout"])
+        .arg(path)
+        .arg("-")
+        .output()
+        .expect("pdftotext (poppler-utils) must be installed; .ci/run installs it");
+    assert!(o.status.success(), "pdftotext failed");
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn pick_lists(env: &TestEnv) -> Vec<std::path::PathBuf> {
+    let mut v: Vec<_> = files_under(&env.data().join("labels"))
+        .into_iter()
+        .filter(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("picklist-")
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn issue_19_zpl_print_file_has_one_block_per_label_in_print_order() {
+    let env = TestEnv::sandboxed(0);
+    env.add_config("labels", "format", "\"zpl-203\"");
+    let ids = synced_orders(&env, 6);
+    let out = env.data().join("today.zpl");
+    let r = env.run(&["--json", "make-labels", "--out", out.to_str().unwrap()]);
+    r.assert_code(0);
+    let v: Value = serde_json::from_str(r.stdout.trim()).unwrap();
+    assert_eq!(v["format"], "zpl-203");
+    assert_eq!(v["pages"], 6);
+    assert_eq!(v["labelled"], 6);
+
+    // PostNL was asked for 200 dpi ZPL in every call.
+    let types = printer_types(&env);
+    assert_eq!(types.len(), 2, "six parcels in two calls of at most four");
+    assert!(
+        types.iter().all(|t| t == "Zebra|Generic ZPL II 200 dpi"),
+        "{types:?}"
+    );
+
+    let zpl = std::fs::read_to_string(&out).unwrap();
+    assert_eq!(crate::common::mode(&out), 0o600);
+    let labels = blocks(&zpl);
+    assert_eq!(labels.len(), 6);
+    assert_eq!(zpl.matches("^XZ").count(), 6);
+    // Nothing but the labels: the file is the blocks one after another.
+    assert_eq!(zpl.trim_end(), labels.join("\n"));
+    // In print order, which is the order the labels were made: the barcodes as sent.
+    let printed: Vec<String> = labels.iter().map(|b| zpl_barcode(b)).collect();
+    assert_eq!(printed, barcodes_sent(&env));
+    // Each label is the 8 dots/mm size (105 x 148 mm) and shows its address.
+    for b in &labels {
+        assert!(b.contains("^PW840^LL1184"), "{b}");
+        assert!(b.contains("Hoofdstraat"), "{b}");
+        assert!(b.contains("1011AB") || b.contains("1011 AB"), "{b}");
+    }
+    // Stored as ZPL for reprints, each order's label the one PostNL sent.
+    for (id, barcode) in ids.iter().zip(&printed) {
+        let sent = received(&env);
+        assert_eq!(sent[id]["Barcode"], barcode.as_str());
+        let label = fulfil::store::labels::label_file(store(&env).conn(), id)
+            .unwrap()
+            .unwrap();
+        assert_eq!(label.format, "zpl-203");
+        assert_eq!(label.bytes, env.sb().postnl_label(barcode).unwrap().0);
+    }
+    // Tracked for purge like a PDF print file.
+    let tracked = fulfil::store::labels::tracked_files(store(&env).conn()).unwrap();
+    assert_eq!(tracked.len(), 1);
+    assert_eq!(tracked[0].0, out.display().to_string());
+}
+
+#[test]
+fn issue_19_a_300_dpi_run_asks_postnl_for_300_dpi_and_names_the_file_zpl() {
+    let env = TestEnv::sandboxed(0);
+    synced_orders(&env, 2);
+    let r = env.run(&["--json", "make-labels", "--format", "zpl-300"]);
+    r.assert_code(0);
+    assert_eq!(printer_types(&env), vec!["Zebra|Generic ZPL II 300 dpi"]);
+    let v: Value = serde_json::from_str(r.stdout.trim()).unwrap();
+    let path = v["print_file"].as_str().unwrap();
+    assert_eq!(
+        std::path::Path::new(path).extension(),
+        Some(std::ffi::OsStr::new("zpl")),
+        "{path}"
+    );
+    let zpl = std::fs::read_to_string(path).unwrap();
+    let labels = blocks(&zpl);
+    assert_eq!(labels.len(), 2);
+    // 12 dots/mm: 105 x 148 mm is 1260 x 1776 dots.
+    assert!(labels.iter().all(|b| b.contains("^PW1260^LL1776")), "{zpl}");
+}
+
+#[test]
+fn issue_19_the_print_command_gets_the_zpl_bytes_unchanged() {
+    let env = TestEnv::sandboxed(0);
+    synced_orders(&env, 5);
+    let sink = env.dir.path().join("zebra-received.zpl");
+    let cmd = format!("cat > {}", sink.display());
+    env.run(&[
+        "make-labels",
+        "--format",
+        "zpl-203",
+        "--print-command",
+        &cmd,
+    ])
+    .assert_code(0);
+    let got = std::fs::read(&sink).unwrap();
+    // Byte for byte what PostNL made, label after label, in print order.
+    let want: Vec<u8> = barcodes_sent(&env)
+        .iter()
+        .flat_map(|b| env.sb().postnl_label(b).unwrap().0)
+        .collect();
+    assert_eq!(got, want);
+    assert_eq!(blocks(&String::from_utf8(got).unwrap()).len(), 5);
+    // No print file on disk; the pick list (no personal data) is.
+    let labels = files_under(&env.data().join("labels"));
+    assert_eq!(labels, pick_lists(&env), "only the pick list: {labels:?}");
+    assert_eq!(
+        fulfil::store::labels::tracked_files(store(&env).conn())
+            .unwrap()
+            .len(),
+        0
+    );
+}
+
+#[test]
+fn issue_19_zpl_with_a4_sheets_is_a_usage_error() {
+    let env = TestEnv::sandboxed(0);
+    synced_orders(&env, 1);
+    env.add_config("labels", "layout", "\"a4\"");
+    let r = env.run(&["make-labels", "--format", "zpl-203"]);
+    r.assert_code(2);
+    let e = r.one_error();
+    assert!(e.contains("--format zpl-203") && e.contains("a4"), "{e}");
+    assert!(r.stderr.contains("hint:"), "{}", r.stderr);
+    assert!(
+        env.calls("postnl.label").is_empty(),
+        "nothing was asked of PostNL"
+    );
+    assert!(env.calls("postnl.barcode").is_empty());
+
+    // The same pair in the config is refused when it is read.
+    env.add_config("labels", "format", "\"zpl-203\"");
+    let r = env.run(&["make-labels"]);
+    r.assert_code(2);
+    assert!(r.one_error().contains("labels.format"), "{}", r.stderr);
+}
+
+#[test]
+fn issue_19_reprint_in_the_stored_format_calls_nobody_and_in_another_asks_for_the_same_barcode() {
+    let env = TestEnv::sandboxed(0);
+    let ids = synced_orders(&env, 2);
+    env.run(&["make-labels", "--format", "zpl-203"])
+        .assert_code(0);
+    let barcode = received(&env)[&ids[0]]["Barcode"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let stored = fulfil::store::labels::label_file(store(&env).conn(), &ids[0])
+        .unwrap()
+        .unwrap();
+
+    // Without --format: the stored ZPL, as it is; nobody is called.
+    let calls = env.sb().records().len();
+    let sink = env.dir.path().join("again.zpl");
+    let cmd = format!("cat > {}", sink.display());
+    env.run(&["make-labels", "--reprint", &ids[0], "--print-command", &cmd])
+        .assert_code(0);
+    assert_eq!(std::fs::read(&sink).unwrap(), stored.bytes);
+    assert_eq!(env.sb().records().len(), calls, "a reprint calls nobody");
+    // Asking for the format it was made in changes nothing either.
+    env.run(&[
+        "make-labels",
+        "--reprint",
+        &ids[0],
+        "--format",
+        "zpl-203",
+        "--print-command",
+        &cmd,
+    ])
+    .assert_code(0);
+    assert_eq!(env.sb().records().len(), calls);
+
+    // As a PDF: PostNL is asked again, for the same barcode, without announcing the
+    // parcel a second time, and the PDF is what gets printed.
+    let out = env.data().join("again.pdf");
+    let r = env.run(&[
+        "--json",
+        "make-labels",
+        "--reprint",
+        &ids[0],
+        "--format",
+        "pdf",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    r.assert_code(0);
+    let v: Value = serde_json::from_str(r.stdout.trim()).unwrap();
+    assert_eq!(v["made_again"], true);
+    let label_calls = env.calls("postnl.label");
+    let last = label_calls.last().unwrap();
+    assert_eq!(last["body"]["Message"]["Printertype"], "GraphicFile|PDF");
+    assert_eq!(last["body"]["Shipments"][0]["Barcode"], barcode.as_str());
+    assert_eq!(last["query"]["confirm"], "false", "{last}");
+    assert_eq!(env.calls("postnl.barcode").len(), 2, "no new barcode");
+    assert!(std::fs::read(&out).unwrap().starts_with(b"%PDF"));
+    assert!(pdftotext(&out).contains(&barcode));
+    let now = fulfil::store::labels::label_file(store(&env).conn(), &ids[0])
+        .unwrap()
+        .unwrap();
+    assert_eq!(now.format, "pdf");
+    assert_eq!(crate::make_labels::stage(&env, &ids[0]), Some("shipped"));
+}
+
+#[test]
+fn issue_19_labels_of_another_format_wait_for_a_run_in_their_format() {
+    let env = TestEnv::sandboxed(0);
+    synced_orders(&env, 2);
+    // ZPL labels made and stored, the run killed before they were marked printed.
+    let mut env = env;
+    env.set_env("FULFIL_FAILPOINT", "make-labels:print-file-written");
+    let _ = env.run(&["make-labels", "--format", "zpl-203", "--no-confirm"]);
+    env.set_env("FULFIL_FAILPOINT", "");
+    let unprinted = || {
+        env.count(
+            "SELECT count(*) FROM parcels WHERE labelled_at IS NOT NULL AND printed_at IS NULL",
+        )
+    };
+    let made = unprinted();
+    assert_eq!(made, 2);
+    let r = env.run(&["make-labels", "--format", "pdf", "--no-confirm"]);
+    r.assert_code(0);
+    assert!(
+        r.stderr.contains("--format zpl-203"),
+        "the warning names the format that prints them: {}",
+        r.stderr
+    );
+    assert_eq!(unprinted(), made, "no ZPL went into a PDF file");
+    let out = env.data().join("zebra.zpl");
+    env.run(&[
+        "make-labels",
+        "--format",
+        "zpl-203",
+        "--no-confirm",
+        "--out",
+        out.to_str().unwrap(),
+    ])
+    .assert_code(0);
+    assert_eq!(unprinted(), 0);
+    assert_eq!(
+        blocks(&std::fs::read_to_string(&out).unwrap()).len() as u64,
+        made
+    );
+}
+
+#[test]
+fn issue_19_pick_list_totals_match_the_orders_and_name_no_buyer() {
+    let env = TestEnv::sandboxed(0);
+    let canaries = crate::sync_orders::add_canary_order(&env);
+    let a = order_with(
+        &env,
+        1,
+        &[
+            ("101", "MUG-RED", "Rode mok", 2),
+            ("102", "TEA-50", "Thee, 50 zakjes", 1),
+        ],
+    );
+    let b = order_with(
+        &env,
+        2,
+        &[
+            ("201", "MUG-RED", "Rode mok", 3),
+            ("202", "GONE", "Verwijderd", 0),
+        ],
+    );
+    env.run(&["sync-orders"]).assert_code(0);
+    let r = env.run(&["make-labels", "--pick-list", "-"]);
+    r.assert_code(0);
+    let text = r.stdout.clone();
+    // The canary order (MUG-1 x1) is in the batch too.
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines[0], "# pick list: 3 labels, 7 units", "{text}");
+    assert!(lines.contains(&"total\tMUG-RED\t5\tRode mok"), "{text}");
+    assert!(
+        lines.contains(&"total\tTEA-50\t1\tThee, 50 zakjes"),
+        "{text}"
+    );
+    assert!(lines.contains(&"total\tMUG-1\t1\tMok"), "{text}");
+    assert!(
+        !text.contains("GONE"),
+        "an item without quantity is not picked"
+    );
+    // Each order with its label's number in the print file, which is print order.
+    let order_lines: Vec<&str> = lines
+        .iter()
+        .copied()
+        .filter(|l| l.starts_with("order\t"))
+        .collect();
+    assert_eq!(order_lines.len(), 3);
+    let printed: Vec<String> = fulfil::store::labels::tracked_files(store(&env).conn())
+        .unwrap()
+        .into_iter()
+        .map(|(_, _, ids)| ids)
+        .collect();
+    let print_order: Vec<String> = serde_json::from_str(&printed[0]).unwrap();
+    for (n, id) in print_order.iter().enumerate() {
+        assert_eq!(order_lines[n], format!("order\t{id}\t{}", n + 1));
+    }
+    assert!(lines.contains(&format!("item\t{a}\tTEA-50\t1\tThee, 50 zakjes").as_str()));
+    assert!(lines.contains(&format!("item\t{b}\tMUG-RED\t3\tRode mok").as_str()));
+    for c in &canaries {
+        assert!(!text.contains(c.as_str()), "{c} in the pick list");
+    }
+    assert!(pick_lists(&env).is_empty(), "`-` writes no file");
+}
+
+#[test]
+fn issue_19_pick_list_pdf_by_default_and_none_when_turned_off() {
+    let mut env = TestEnv::sandboxed(0);
+    let canaries = crate::sync_orders::add_canary_order(&env);
+    order_with(&env, 1, &[("101", "VASE-XL", "Vaas, extra groot", 2)]);
+    env.run(&["sync-orders"]).assert_code(0);
+    env.set_env("FULFIL_LOG", "trace");
+    let r = env.run(&["-vvv", "make-labels"]);
+    r.assert_code(0);
+    let lists = pick_lists(&env);
+    assert_eq!(lists.len(), 1, "{lists:?}");
+    let list = &lists[0];
+    assert_eq!(crate::common::mode(list), 0o600);
+    let text = pdftotext(list);
+    assert!(text.contains("Pick list"), "{text}");
+    assert!(
+        text.contains("VASE-XL") && text.contains("Vaas, extra groot"),
+        "{text}"
+    );
+    assert!(text.contains("2 labels, 3 units"), "{text}");
+    let bytes = std::fs::read(list).unwrap();
+    for c in &canaries {
+        assert!(!text.contains(c.as_str()), "{c} in the pick list");
+        assert!(!contains(&bytes, c), "{c} in the pick list's bytes");
+        assert!(!r.stderr.contains(c.as_str()), "{c} in the log");
+    }
+    // Not tracked for purge: it holds nothing to remove.
+    let tracked = fulfil::store::labels::tracked_files(store(&env).conn()).unwrap();
+    assert!(tracked.iter().all(|(p, _, _)| !p.contains("picklist")));
+
+    // Turned off: no pick list, the labels still made.
+    let env = TestEnv::sandboxed(0);
+    env.add_config("labels", "pick_list", "false");
+    synced_orders(&env, 1);
+    env.run(&["make-labels"]).assert_code(0);
+    assert!(pick_lists(&env).is_empty());
+    // A run that makes no labels writes none either.
+    let env = TestEnv::sandboxed(0);
+    env.run(&["make-labels"]).assert_code(0);
+    assert!(pick_lists(&env).is_empty());
+}
