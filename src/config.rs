@@ -561,6 +561,25 @@ pub struct LabelsSection {
     pub print_timeout_secs: u64,
     #[serde(default)]
     pub products: ProductsSection,
+    /// When an order ships as several parcels (multi-collo, issue #19).
+    #[serde(default)]
+    pub parcels: ParcelRules,
+}
+
+/// `[labels.parcels]`: the rules that split an order into several parcels (PostNL
+/// multi-collo, NL and BE only; at most four parcels).
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct ParcelRules {
+    /// Grams one parcel may weigh at most; heavier orders are split.
+    #[serde(default)]
+    pub max_weight_g: Option<u32>,
+    /// SKUs of which every unit ships in a parcel of its own.
+    #[serde(default)]
+    pub alone: Vec<String>,
+    /// SKUs that come in several boxes per unit: SKU = number of boxes (2 to 4).
+    #[serde(default)]
+    pub boxes: BTreeMap<String, u32>,
 }
 
 fn default_labels_dir() -> PathBuf {
@@ -595,6 +614,7 @@ impl Default for LabelsSection {
             notify_buyer: false,
             print_timeout_secs: default_print_timeout(),
             products: ProductsSection::default(),
+            parcels: ParcelRules::default(),
         }
     }
 }
@@ -1160,6 +1180,31 @@ impl Config {
                 &src,
                 Some("labels.format"),
                 "ZPL labels go to a label printer one by one: use labels.layout = \"a6\" with them",
+            ));
+        }
+        if self
+            .labels
+            .parcels
+            .max_weight_g
+            .is_some_and(|g| g == 0 || g > 31_500)
+        {
+            return Err(ConfigError::new(
+                &src,
+                Some("labels.parcels.max_weight_g"),
+                "must be between 1 and 31500 grams",
+            ));
+        }
+        if let Some((sku, _)) = self
+            .labels
+            .parcels
+            .boxes
+            .iter()
+            .find(|(_, n)| !(2..=4).contains(*n))
+        {
+            return Err(ConfigError::new(
+                &src,
+                Some(&format!("labels.parcels.boxes.{sku}")),
+                "must be 2 to 4 boxes",
             ));
         }
         if !(1..=4).contains(&self.labels.a4_start) {

@@ -7,7 +7,9 @@
 //!    with a reason code (`fulfil review` lists them).
 //! 2. and 3. [`labels::batch`], four parcels at a time: barcodes committed with their
 //!    orders before the label call (a rerun after a crash reuses them instead of making a
-//!    second parcel), then the labels, stored encrypted for reprints. Each batch is
+//!    second parcel; an order of several parcels, see [`labels::parcels`], gets all its
+//!    barcodes in one transaction and its parcels in one call as a PostNL multi-collo
+//!    group), then the labels, stored encrypted for reprints. Each batch is
 //!    confirmed to Amazon as soon as its labels exist ([`labels::confirm`]), unless
 //!    `labels.confirm_shipment = "manual"` or `--no-confirm`.
 //! 4. [`labels::print_file`]: one print file with every label not printed yet, also those
@@ -29,7 +31,6 @@ use crate::files;
 use crate::labels::batch::{Chunk, Labeller, Sender};
 use crate::labels::print_file::{self, PickTo, Target};
 use crate::labels::{self, Counts, confirm};
-use crate::postnl as pn;
 use crate::spapi;
 use crate::store::labels as db;
 
@@ -119,7 +120,7 @@ pub fn run(ctx: &Ctx, args: &MakeLabelsArgs) -> anyhow::Result<Outcome> {
         let bar = ctx.ui.progress(planned.len() as u64, "labels");
         // 2 and 3, four parcels at a time: barcodes, committed together before the
         // label call, then one label call for the four.
-        for chunk in planned.chunks(pn::models::MAX_SHIPMENTS) {
+        for chunk in labels::batch::chunks(&planned) {
             let ids = match labeller.batch(chunk, &mut counts)? {
                 Chunk::Labelled(ids) => ids,
                 Chunk::Nothing => continue,
@@ -214,6 +215,8 @@ pub fn run(ctx: &Ctx, args: &MakeLabelsArgs) -> anyhow::Result<Outcome> {
         json!({
             "command": COMMAND,
             "labelled": counts.labelled,
+            "parcels": counts.parcels,
+            "multi_collo": counts.multi_collo,
             "to_review": counts.to_review,
             "failed": counts.failed,
             "confirmed": counts.confirmed,
@@ -238,9 +241,9 @@ fn reprint(
     let cfg = ctx.config()?;
     let stored = {
         let store = ctx.store(COMMAND)?;
-        db::label_file(store.conn(), order_id)?
+        db::label_files(store.conn(), order_id)?
     };
-    let Some(stored) = stored else {
+    let Some(first) = stored.first() else {
         return Err(AppError::new(
             crate::error::Exit::Failed,
             format!("no stored label for order {order_id}"),
@@ -248,15 +251,16 @@ fn reprint(
         .hint("labels are kept until the order's personal data is removed")
         .into());
     };
-    let made_as = LabelFormat::parse(&stored.format).unwrap_or_default();
+    let made_as = LabelFormat::parse(&first.format).unwrap_or_default();
     let format = asked.unwrap_or(made_as);
-    let bytes = if format == made_as {
-        stored.bytes
+    // Every parcel of the order (a multi-collo group has several labels).
+    let labels: Vec<Vec<u8>> = if format == made_as {
+        stored.into_iter().map(|l| l.bytes).collect()
     } else {
         relabel(ctx, order_id, format)?
     };
-    let (path, pages) =
-        print_file::deliver(ctx, cfg, target, &[bytes], &[order_id.to_string()], format)?;
+    let ids = vec![order_id.to_string(); labels.len()];
+    let (path, pages) = print_file::deliver(ctx, cfg, target, &labels, &ids, format)?;
     if !ctx.global.json && ctx.ui.stdout_is_terminal() {
         ctx.ui.out(&path);
     }
@@ -266,9 +270,9 @@ fn reprint(
     })))
 }
 
-/// Asks PostNL for an order's label again, for its barcode, in another format; stores
-/// and returns it.
-fn relabel(ctx: &Ctx, order_id: &str, format: LabelFormat) -> anyhow::Result<Vec<u8>> {
+/// Asks PostNL for an order's labels again, for its barcodes, in another format; stores
+/// and returns them.
+fn relabel(ctx: &Ctx, order_id: &str, format: LabelFormat) -> anyhow::Result<Vec<Vec<u8>>> {
     let cfg = ctx.config()?;
     let not_again = |why: &str| {
         anyhow::Error::new(
@@ -282,20 +286,23 @@ fn relabel(ctx: &Ctx, order_id: &str, format: LabelFormat) -> anyhow::Result<Vec
             .hint("reprint it in the format it was made in: leave out --format"),
         )
     };
-    let parcel = {
+    let parcels = {
         let store = ctx.store(COMMAND)?;
-        db::parcel(store.conn(), order_id)?
+        db::parcels(store.conn(), order_id)?
     };
-    let Some(parcel) = parcel else {
+    if parcels.is_empty() {
         return Err(not_again("no parcel"));
-    };
+    }
     let planned = match labels::plan::again(ctx, cfg, order_id)? {
         Ok(p) => p,
         Err(reason) => return Err(not_again(reason)),
     };
     let labeller =
         Labeller::new(ctx, cfg, Sender::from_config(cfg)?, ctx.clock.now())?.with_format(format);
-    labeller.relabel(&planned, &parcel)?;
+    labeller.relabel(&planned, &parcels)?;
     let store = ctx.store(COMMAND)?;
-    db::label_pdf(store.conn(), order_id)?.ok_or_else(|| not_again("not stored"))
+    Ok(db::label_files(store.conn(), order_id)?
+        .into_iter()
+        .map(|l| l.bytes)
+        .collect())
 }

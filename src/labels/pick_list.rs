@@ -25,9 +25,22 @@ pub struct PickLine {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PickOrder {
     pub order_id: String,
-    /// The number of the order's label in the print file, from 1.
-    pub label_no: usize,
+    /// The numbers of the order's labels in the print file, from 1 (several for an order
+    /// that ships as several parcels).
+    pub label_nos: Vec<usize>,
     pub items: Vec<PickLine>,
+}
+
+impl PickOrder {
+    /// The label numbers joined by `sep`.
+    #[must_use]
+    pub fn numbers(&self, sep: &str) -> String {
+        self.label_nos
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(sep)
+    }
 }
 
 /// A batch's pick list.
@@ -40,6 +53,12 @@ pub struct PickList {
 }
 
 impl PickList {
+    /// Labels in the print file.
+    #[must_use]
+    pub fn labels(&self) -> usize {
+        self.orders.iter().map(|o| o.label_nos.len()).sum()
+    }
+
     /// Units over the whole batch.
     #[must_use]
     pub fn units(&self) -> i64 {
@@ -50,13 +69,21 @@ impl PickList {
 /// An order's items as the store gives them: (SKU, title, quantity).
 pub type OrderItems = Vec<(String, String, i64)>;
 
-/// Builds the list from the orders in print order, each with its (SKU, title, quantity)
-/// items. Items without a quantity are left out; a SKU's title is the first one seen.
+/// Builds the list from the print file's labels in print order, each with its order's
+/// (SKU, title, quantity) items; the labels of an order's parcels follow each other and
+/// count its items once. Items without a quantity are left out; a SKU's title is the
+/// first one seen.
 #[must_use]
-pub fn build(orders: &[(String, OrderItems)]) -> PickList {
+pub fn build(labels: &[(String, OrderItems)]) -> PickList {
     let mut totals: BTreeMap<&str, PickLine> = BTreeMap::new();
-    let mut out = Vec::new();
-    for (n, (order_id, items)) in orders.iter().enumerate() {
+    let mut out: Vec<PickOrder> = Vec::new();
+    for (n, (order_id, items)) in labels.iter().enumerate() {
+        if let Some(last) = out.last_mut()
+            && last.order_id == *order_id
+        {
+            last.label_nos.push(n + 1);
+            continue;
+        }
         let mut lines = Vec::new();
         for (sku, title, quantity) in items.iter().filter(|(_, _, q)| *q > 0) {
             totals
@@ -75,7 +102,7 @@ pub fn build(orders: &[(String, OrderItems)]) -> PickList {
         }
         out.push(PickOrder {
             order_id: order_id.clone(),
-            label_no: n + 1,
+            label_nos: vec![n + 1],
             items: lines,
         });
     }
@@ -97,7 +124,7 @@ fn field(s: &str) -> String {
 /// ```text
 /// # pick list: 3 labels, 5 units
 /// total<TAB>SKU<TAB>QUANTITY<TAB>TITLE
-/// order<TAB>ORDER<TAB>LABEL-NO
+/// order<TAB>ORDER<TAB>LABEL-NO[,LABEL-NO…]
 /// item<TAB>ORDER<TAB>SKU<TAB>QUANTITY<TAB>TITLE
 /// ```
 #[must_use]
@@ -106,7 +133,7 @@ pub fn text(list: &PickList) -> String {
     let _ = writeln!(
         out,
         "# pick list: {} labels, {} units",
-        list.orders.len(),
+        list.labels(),
         list.units()
     );
     for l in &list.totals {
@@ -119,7 +146,7 @@ pub fn text(list: &PickList) -> String {
         );
     }
     for o in &list.orders {
-        let _ = writeln!(out, "order\t{}\t{}", field(&o.order_id), o.label_no);
+        let _ = writeln!(out, "order\t{}\t{}", field(&o.order_id), o.numbers(","));
         for l in &o.items {
             let _ = writeln!(
                 out,
@@ -231,7 +258,7 @@ pub fn pdf(list: &PickList, date: time::Date) -> Result<Vec<u8>, pdf::PdfError> 
     ];
     let heading = format!(
         "Pick list {date}: {} labels, {} units",
-        list.orders.len(),
+        list.labels(),
         list.units()
     );
     let mut p = Pages::new(&fonts, heading)?;
@@ -271,7 +298,7 @@ pub fn pdf(list: &PickList, date: time::Date) -> Result<Vec<u8>, pdf::PdfError> 
         // The order's id with up to three of its items on the same page.
         let lines: u8 = 1 + u8::try_from(o.items.len().min(3)).unwrap_or(3);
         p.room(f32::from(lines))?;
-        let n = format!("#{}", o.label_no);
+        let n = format!("#{}", o.numbers(", #"));
         p.row(&[(qty_x, true, &n), (sku_x, true, &o.order_id)], BLACK)?;
         for l in &o.items {
             let line = format!("{} x  {}", l.quantity, l.title);
@@ -346,13 +373,27 @@ mod tests {
             ]
         );
         assert_eq!(list.units(), 6);
-        assert_eq!(list.orders[0].label_no, 1);
-        assert_eq!(list.orders[1].label_no, 2);
+        assert_eq!(list.orders[0].label_nos, vec![1]);
+        assert_eq!(list.orders[1].label_nos, vec![2]);
         assert_eq!(
             list.orders[0].items.len(),
             2,
             "the removed item is left out"
         );
+    }
+
+    #[test]
+    fn an_order_of_several_parcels_counts_its_items_once() {
+        let mut o = orders();
+        // Order 2 ships as three parcels: three labels in a row.
+        o.insert(2, o[1].clone());
+        o.insert(2, o[1].clone());
+        let list = build(&o);
+        assert_eq!(list.orders.len(), 2);
+        assert_eq!(list.orders[1].label_nos, vec![2, 3, 4]);
+        assert_eq!(list.labels(), 4);
+        assert_eq!(list.units(), 6);
+        assert!(text(&list).contains("order\t028-0000002-0000002\t2,3,4\n"));
     }
 
     #[test]

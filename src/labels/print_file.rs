@@ -34,7 +34,8 @@ pub struct Printed {
     pub path: String,
     /// Pages (PDF) or labels (ZPL blocks).
     pub pages: usize,
-    /// The orders whose labels it holds, in print order.
+    /// The order of each label it holds, in print order (an order of several parcels
+    /// once per label).
     pub order_ids: Vec<String>,
 }
 
@@ -136,6 +137,9 @@ pub fn deliver(
             )?
         }
     };
+    let mut ids: Vec<String> = ids.to_vec();
+    ids.dedup();
+    let ids = ids.as_slice();
     // Recorded for purge before it has content: a run killed between writing the file
     // and recording it would leave labels with names and addresses that purge never
     // hears of (issue #8). A record whose file stayed empty is harmless to purge.
@@ -184,10 +188,16 @@ pub fn write_pick_list(
 ) -> anyhow::Result<String> {
     let orders = {
         let store = ctx.store(COMMAND)?;
-        order_ids
-            .iter()
-            .map(|id| Ok((id.clone(), db::pick_items(store.conn(), id)?)))
-            .collect::<anyhow::Result<Vec<_>>>()?
+        let mut out: Vec<(String, pick_list::OrderItems)> = Vec::new();
+        for id in order_ids {
+            let items = match out.last() {
+                // The next label of the same order (a multi-collo group).
+                Some((last, items)) if last == id => items.clone(),
+                _ => db::pick_items(store.conn(), id)?,
+            };
+            out.push((id.clone(), items));
+        }
+        out
     };
     let list = pick_list::build(&orders);
     let now = ctx.clock.now();

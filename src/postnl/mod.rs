@@ -631,6 +631,7 @@ mod tests {
                     product_options: Vec::new(),
                     reference: Some("402-0000000-0000000".into()),
                     delivery_date: None,
+                    groups: Vec::new(),
                 })
                 .collect(),
         }

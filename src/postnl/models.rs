@@ -425,6 +425,35 @@ pub struct Shipment {
     /// Required for letterbox parcels; local Amsterdam time.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub delivery_date: Option<Stamp>,
+    /// The multi-collo group this parcel belongs to (issue #19); empty for a parcel
+    /// that ships alone.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub groups: Vec<Group>,
+}
+
+/// `Groups[]`: a parcel's place in a multi-collo shipment (`GroupType` "03"): its
+/// sequence from 1, the group's size, and the barcode of parcel 1. PostNL takes
+/// insurance `Amounts` only on parcel 1; fulfil sends none.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Group {
+    pub group_type: &'static str,
+    pub group_sequence: u32,
+    pub group_count: u32,
+    pub main_barcode: String,
+}
+
+impl Group {
+    /// Parcel `sequence` of `count` in the multi-collo group of `main_barcode`.
+    #[must_use]
+    pub fn multi_collo(sequence: u32, count: u32, main_barcode: &str) -> Self {
+        Self {
+            group_type: "03",
+            group_sequence: sequence,
+            group_count: count,
+            main_barcode: main_barcode.to_string(),
+        }
+    }
 }
 
 /// `Dimension`: only the weight, in whole grams (≥ 1).
@@ -1156,6 +1185,7 @@ mod tests {
                 product_options: Vec::new(),
                 reference: Some("402-1234567-7654321".into()),
                 delivery_date: None,
+                groups: Vec::new(),
             }],
         }
     }
@@ -1192,6 +1222,7 @@ mod tests {
                 ],
                 reference: Some("305-7654321-1234567".into()),
                 delivery_date: None,
+                groups: Vec::new(),
             }],
         }
     }

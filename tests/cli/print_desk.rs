@@ -462,3 +462,309 @@ fn issue_19_pick_list_pdf_by_default_and_none_when_turned_off() {
     env.run(&["make-labels"]).assert_code(0);
     assert!(pick_lists(&env).is_empty());
 }
+
+/// The confirmations Amazon accepted for an order: (packageReferenceId, trackingNumber,
+/// items as (order item id, quantity)).
+type Confirmation = (String, String, Vec<(String, i64)>);
+
+fn confirmations(env: &TestEnv, id: &str) -> Vec<Confirmation> {
+    let mut out: Vec<_> = env
+        .sb()
+        .shipments()
+        .into_iter()
+        .filter(|s| s["orderId"] == id)
+        .map(|s| {
+            let d = &s["packageDetail"];
+            let items = d["orderItems"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|i| {
+                    (
+                        i["orderItemId"].as_str().unwrap().to_string(),
+                        i["quantity"].as_i64().unwrap(),
+                    )
+                })
+                .collect();
+            (
+                d["packageReferenceId"].as_str().unwrap().to_string(),
+                d["trackingNumber"].as_str().unwrap().to_string(),
+                items,
+            )
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+/// An NL order of 3 mugs (400 g) and 2 vases (1500 g) with a 2 kg maximum per parcel:
+/// three parcels (not synced yet).
+fn heavy_order(env: &TestEnv) -> String {
+    env.append_config(
+        "[labels.weights]\nMUG = 400\nVASE = 1500\n\n[labels.parcels]\nmax_weight_g = 2000\n",
+    );
+    order_with(
+        env,
+        5,
+        &[("501", "MUG", "Mok", 3), ("502", "VASE", "Vaas", 2)],
+    )
+}
+
+/// Checks what PostNL and Amazon got for the three-parcel order of `heavy_order`: one
+/// label call with the whole group, three confirmations with disjoint items that add up
+/// to the order, each with its own packageReferenceId and tracking number.
+fn assert_shipped_as_three(env: &TestEnv, id: &str) -> Vec<String> {
+    let group: Vec<Value> = env
+        .calls("postnl.label")
+        .into_iter()
+        .filter(|r| r["status"] == 200)
+        .flat_map(|r| {
+            r["body"]["Shipments"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+        })
+        .filter(|s| s["Reference"] == id)
+        .collect();
+    let barcodes: Vec<String> = group
+        .iter()
+        .map(|s| s["Barcode"].as_str().unwrap().to_string())
+        .collect();
+    let unique: std::collections::BTreeSet<_> = barcodes.iter().collect();
+    assert_eq!(unique.len(), 3, "three barcodes: {barcodes:?}");
+    for s in &group {
+        let g = &s["Groups"][0];
+        assert_eq!(g["GroupType"], "03");
+        assert_eq!(g["GroupCount"], 3);
+        assert_eq!(g["MainBarcode"], barcodes[0].as_str());
+        assert!(
+            s.get("Amounts").is_none(),
+            "no insurance amount on any parcel"
+        );
+        assert!(s["Dimension"]["Weight"].as_u64().unwrap() <= 2000);
+    }
+    let seqs: Vec<u64> = group
+        .iter()
+        .map(|s| s["Groups"][0]["GroupSequence"].as_u64().unwrap())
+        .collect();
+    assert_eq!(&seqs[..3], &[1, 2, 3]);
+    let confirmed = confirmations(env, id);
+    assert_eq!(
+        confirmed.len(),
+        3,
+        "one confirmation per parcel: {confirmed:?}"
+    );
+    let refs: Vec<&str> = confirmed.iter().map(|c| c.0.as_str()).collect();
+    assert_eq!(refs, ["1", "2", "3"]);
+    let mut tracking: Vec<String> = confirmed.iter().map(|c| c.1.clone()).collect();
+    tracking.sort();
+    let mut want = barcodes[..3].to_vec();
+    want.sort();
+    assert_eq!(tracking, want, "each parcel's own tracking number");
+    let mut total = std::collections::BTreeMap::<String, i64>::new();
+    for (_, _, items) in &confirmed {
+        assert!(!items.is_empty());
+        for (item, q) in items {
+            *total.entry(item.clone()).or_default() += q;
+        }
+    }
+    assert_eq!(
+        total,
+        [("501".to_string(), 3), ("502".to_string(), 2)]
+            .into_iter()
+            .collect(),
+        "the parcels' items add up to the order"
+    );
+    assert_eq!(crate::make_labels::stage(env, id), Some("shipped"));
+    barcodes[..3].to_vec()
+}
+
+#[test]
+fn issue_19_an_order_over_the_weight_limit_ships_as_a_multi_collo_group() {
+    let env = TestEnv::sandboxed(0);
+    let id = heavy_order(&env);
+    // Two one-parcel orders before it (ids sort first): 2 + 3 parcels are more than a
+    // call takes, and a group is never split over two calls.
+    let first = order(&env, 3, ["Kerkweg 2", "", ""], "1011 AB", "NL", "MUG");
+    let second = order(&env, 4, ["Kerkweg 4", "", ""], "1011 AB", "NL", "MUG");
+    env.run(&["sync-orders"]).assert_code(0);
+    let out = env.data().join("today.zpl");
+    let r = env.run(&[
+        "--json",
+        "make-labels",
+        "--format",
+        "zpl-203",
+        "--out",
+        out.to_str().unwrap(),
+        "--pick-list",
+        "-",
+    ]);
+    r.assert_code(0);
+    let calls = env.calls("postnl.label");
+    let sizes: Vec<usize> = calls
+        .iter()
+        .map(|c| c["body"]["Shipments"].as_array().unwrap().len())
+        .collect();
+    assert_eq!(sizes, vec![2, 3]);
+    let barcodes = assert_shipped_as_three(&env, &id);
+    assert_eq!(env.calls("postnl.barcode").len(), 5);
+    // Five labels in the print file: the two orders, then the group's three in sequence.
+    let zpl = std::fs::read_to_string(&out).unwrap();
+    let printed: Vec<String> = blocks(&zpl).iter().map(|b| zpl_barcode(b)).collect();
+    assert_eq!(printed.len(), 5);
+    assert_eq!(&printed[2..], barcodes.as_slice());
+    // The pick list counts the order's items once and names its three labels.
+    let text = r.stdout.as_str();
+    assert!(
+        text.starts_with("# pick list: 5 labels, 7 units\n"),
+        "{text}"
+    );
+    assert!(text.contains(&format!("order\t{first}\t1\n")), "{text}");
+    assert!(text.contains(&format!("order\t{second}\t2\n")), "{text}");
+    assert!(text.contains(&format!("order\t{id}\t3,4,5\n")), "{text}");
+    assert!(text.contains("total\tMUG\t5\t"), "{text}");
+    // A reprint prints the whole group.
+    let sink = env.dir.path().join("again.zpl");
+    let cmd = format!("cat > {}", sink.display());
+    env.run(&["make-labels", "--reprint", &id, "--print-command", &cmd])
+        .assert_code(0);
+    let again = std::fs::read_to_string(&sink).unwrap();
+    let again: Vec<String> = blocks(&again).iter().map(|b| zpl_barcode(b)).collect();
+    assert_eq!(again, barcodes);
+    // ... and as a PDF, PostNL is asked again for the whole group, announcing nothing.
+    let pdf = env.data().join("group.pdf");
+    env.run(&[
+        "make-labels",
+        "--reprint",
+        &id,
+        "--format",
+        "pdf",
+        "--out",
+        pdf.to_str().unwrap(),
+    ])
+    .assert_code(0);
+    let last = env.calls("postnl.label").pop().unwrap();
+    assert_eq!(last["query"]["confirm"], "false");
+    let asked: Vec<&str> = last["body"]["Shipments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["Barcode"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        asked,
+        barcodes.iter().map(String::as_str).collect::<Vec<_>>()
+    );
+    assert_eq!(
+        last["body"]["Shipments"][2]["Groups"][0]["GroupSequence"],
+        3
+    );
+    let text = pdftotext(&pdf);
+    for b in &barcodes {
+        assert!(text.contains(b.as_str()), "{b} in the reprint");
+    }
+    // A rerun does nothing more.
+    let before = env.sb().records().len();
+    env.run(&["make-labels"]).assert_code(0);
+    assert_eq!(env.sb().records().len(), before);
+}
+
+#[test]
+fn issue_19_review_split_and_multi_collo_only_within_nl_and_be() {
+    let env = TestEnv::sandboxed(0);
+    env.append_config("[labels.parcels]\nalone = [\"VASE\"]\n");
+    // Two vases to Germany would be two parcels: no multi-collo there, so review.
+    let de = order(&env, 7, ["Industriestr. 8", "", ""], "10115", "DE", "VASE");
+    let mut o = env.sb().order(&de).unwrap();
+    o["orderItems"][0]["quantityOrdered"] = json!(2);
+    env.sb().add_order(o).unwrap();
+    let nl = order_with(
+        &env,
+        8,
+        &[("801", "MUG", "Mok", 2), ("802", "TEA", "Thee", 1)],
+    );
+    env.run(&["sync-orders"]).assert_code(0);
+
+    // A person splits the NL order before its label: bad counts are refused first.
+    let r = env.run(&["review", "split", &nl, "--parcels", "5"]);
+    r.assert_code(2);
+    let r = env.run(&["review", "split", &nl, "--parcels", "4"]);
+    r.assert_code(1);
+    assert!(r.one_error().contains("3 units"), "{}", r.stderr);
+    let r = env.run(&["review", "split", &de, "--parcels", "2"]);
+    r.assert_code(1);
+    assert!(r.one_error().contains("NL and BE"), "{}", r.stderr);
+    env.run(&["review", "split", &nl, "--parcels", "2"])
+        .assert_code(0);
+
+    let r = env.run(&["make-labels"]);
+    r.assert_code(3);
+    assert_eq!(
+        crate::make_labels::reasons(&env)
+            .get(&de)
+            .map(String::as_str),
+        Some("multi_collo_country")
+    );
+    assert!(
+        env.calls("postnl.barcode").len() == 2,
+        "none for the German order"
+    );
+    let confirmed = confirmations(&env, &nl);
+    assert_eq!(confirmed.len(), 2);
+    let units: i64 = confirmed.iter().flat_map(|c| &c.2).map(|(_, q)| q).sum();
+    assert_eq!(units, 3);
+    // Once its barcodes are reserved, the split is what it is.
+    let r = env.run(&["review", "split", &nl, "--parcels", "1"]);
+    r.assert_code(1);
+}
+
+/// Issue #19: a kill at every crash point of the multi-collo flow, then a rerun: one set
+/// of barcodes, each parcel confirmed once, the order shipped.
+#[test]
+fn issue_19_multi_collo_survives_a_kill_at_every_crash_point() {
+    for point in [
+        "make-labels:barcodes-reserved",
+        "make-labels:label-answered",
+        "make-labels:print-file-written",
+        "make-labels:confirm-sent@1",
+        "make-labels:confirm-sent@2",
+        "make-labels:confirm-sent@3",
+    ] {
+        let mut env = TestEnv::sandboxed(0);
+        let id = heavy_order(&env);
+        env.run(&["sync-orders"]).assert_code(0);
+        env.set_env("FULFIL_FAILPOINT", point);
+        let r = env.run(&["make-labels"]);
+        assert_ne!(r.code, 0, "{point}: the run was killed");
+        env.set_env("FULFIL_FAILPOINT", "");
+        env.run(&["make-labels"]).assert_code(0);
+        let barcodes = assert_shipped_as_three(&env, &id);
+        assert_eq!(
+            env.calls("postnl.barcode").len(),
+            3,
+            "{point}: never a second set of barcodes"
+        );
+        // Only a lost answer makes PostNL label the same barcodes again.
+        let made: Vec<u32> = barcodes
+            .iter()
+            .map(|b| env.sb().postnl_label(b).unwrap().1)
+            .collect();
+        let want = if point == "make-labels:label-answered" {
+            2
+        } else {
+            1
+        };
+        assert_eq!(made, vec![want; 3], "{point}");
+        let parcels = fulfil::store::labels::parcels(store(&env).conn(), &id).unwrap();
+        assert_eq!(parcels.len(), 3, "{point}");
+        assert!(parcels.iter().all(|p| p.confirmed_at.is_some()), "{point}");
+        // Every label was printed once: in the killed run's file or the rerun's.
+        assert_eq!(
+            env.count(&format!(
+                "SELECT count(*) FROM parcels WHERE order_id = '{id}' AND printed_at IS NULL"
+            )),
+            0,
+            "{point}"
+        );
+    }
+}
