@@ -73,6 +73,10 @@
 //!   warning `{"Code":"1280103","Description":"Address is unknown"}`; the label is still made.
 //! * `MessageID` starting with `SBXNEST` → a labelling 400 uses the nested variant
 //!   `{"Errors":{"Error":[{"ErrorMsg","ErrorNumber"}]}}`.
+//! * `Reference` starting with `SANDBOX-GROUP-INSURED` on a child collo of a multi-collo
+//!   group → refused as if it carried an insurance amount (21005, "Child shipment cannot
+//!   contain an insurance amount"), as PostNL does for an account that insures every
+//!   parcel; fulfil itself never sends `Amounts` (issue #19).
 //! * Warnings that real PostNL gives are kept: missing ContactType → 17811, Email longer
 //!   than 50 → 11{CT}07, insured amount on a non-insured product → 17810.
 //!
@@ -118,6 +122,8 @@ pub(crate) const TRIGGER_WARNING: &str = "SANDBOX-WARN";
 pub(crate) const UNKNOWN_ZIPCODE: &str = "9999ZZ";
 /// `MessageID` prefix: a labelling 400 uses the nested `Errors.Error` shape.
 pub(crate) const TRIGGER_NESTED_ERRORS: &str = "SBXNEST";
+/// `Reference` prefix: a child collo counts as insured (refused, 21005).
+pub(crate) const TRIGGER_GROUP_INSURED: &str = "SANDBOX-GROUP-INSURED";
 
 const EU_OTHER_THAN_NL_BE: [&str; 25] = [
     "AT", "BG", "HR", "CY", "DK", "EE", "FI", "FR", "DE", "SI", "GR", "HU", "IE", "IT", "LV", "LT",
@@ -1440,7 +1446,10 @@ impl Checker<'_> {
             let insured = s
                 .get("Amounts")
                 .and_then(Value::as_array)
-                .is_some_and(|a| !a.is_empty());
+                .is_some_and(|a| !a.is_empty())
+                || s.get("Reference")
+                    .and_then(Value::as_str)
+                    .is_some_and(|r| r.starts_with(TRIGGER_GROUP_INSURED));
             if seq > 1 && insured {
                 self.fail(
                     "21005",

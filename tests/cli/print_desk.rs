@@ -768,3 +768,51 @@ fn issue_19_multi_collo_survives_a_kill_at_every_crash_point() {
         );
     }
 }
+
+/// Issue #19: PostNL refusing a group (here a child collo counted as insured, which the
+/// sandbox does for a Reference starting SANDBOX-GROUP-INSURED) sends that order to
+/// review with the group's reason; the other orders of the call still get labels.
+#[test]
+fn issue_19_a_refused_group_goes_to_review_with_a_reason() {
+    let env = TestEnv::sandboxed(0);
+    env.append_config("[labels.parcels]\nalone = [\"VASE\"]\n");
+    let good = order(&env, 1, ["Hoofdstraat 1", "", ""], "1011 AB", "NL", "MUG");
+    let id = "SANDBOX-GROUP-INSURED-001";
+    let mut o = env.sb().order(&good).unwrap();
+    o["orderId"] = json!(id);
+    o["orderItems"] = json!([{
+        "orderItemId": "901", "quantityOrdered": 2,
+        "product": {"sellerSku": "VASE", "title": "Vaas"},
+    }]);
+    env.sb().add_order(o).unwrap();
+    env.run(&["sync-orders"]).assert_code(0);
+    let r = env.run(&["--json", "make-labels"]);
+    r.assert_code(3);
+    assert_eq!(
+        crate::make_labels::reasons(&env)
+            .get(id)
+            .map(String::as_str),
+        Some("postnl_group_21005")
+    );
+    assert_eq!(crate::make_labels::stage(&env, id), Some("review"));
+    assert_eq!(crate::make_labels::stage(&env, &good), Some("shipped"));
+    // Nothing of the group was labelled or confirmed, and its barcodes stay reserved
+    // (a rerun would reuse them).
+    assert!(confirmations(&env, id).is_empty());
+    let parcels = fulfil::store::labels::parcels(store(&env).conn(), id).unwrap();
+    assert_eq!(parcels.len(), 2);
+    assert!(parcels.iter().all(|p| p.labelled_at.is_none()));
+    assert!(
+        fulfil::store::labels::label_files(store(&env).conn(), id)
+            .unwrap()
+            .is_empty()
+    );
+    let review = env.run(&["review"]);
+    assert!(
+        review
+            .stdout
+            .contains(&format!("{id}  make-labels       postnl_group_21005")),
+        "{}",
+        review.stdout
+    );
+}
