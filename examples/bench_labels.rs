@@ -1,13 +1,15 @@
 //! Benchmark: `fulfil make-labels` against the in-process sandbox.
 //!
 //! ```text
-//! cargo build --release && cargo run --release --example bench_labels -- [ORDERS] [TIME_SCALE]
+//! cargo build --release && cargo run --release --example bench_labels -- [ORDERS] [TIME_SCALE] [--format pdf|zpl-203|zpl-300]
 //! ```
 //!
 //! Syncs ORDERS (default 1,000) generated orders, then times make-labels: once with the
-//! sandbox's rate limits off (labels per second, peak RSS of the `fulfil` process), once
-//! with PostNL's and confirmShipment's production limits on a sandbox clock TIME_SCALE
-//! times faster (default 20), against the floor those limits allow.
+//! sandbox's rate limits off (labels per second, peak RSS of the `fulfil` process, size
+//! of the print file), once with PostNL's and confirmShipment's production limits on a
+//! sandbox clock TIME_SCALE times faster (default 20), against the floor those limits
+//! allow. `--format` is make-labels' own (default pdf): ZPL for thermal printers
+//! (issue #19).
 
 #![allow(clippy::cast_precision_loss)] // figures for a report
 
@@ -22,21 +24,32 @@ use fulfil::sandbox::{Sandbox, SandboxConfig};
 
 fn main() -> anyhow::Result<()> {
     common::announce("bench_labels");
-    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mut args: Vec<String> = std::env::args().skip(1).collect();
+    let format = match args.iter().position(|a| a == "--format") {
+        Some(i) if i + 1 < args.len() => {
+            let f = args.remove(i + 1);
+            args.remove(i);
+            f
+        }
+        Some(_) => anyhow::bail!("--format needs a value: pdf, zpl-203 or zpl-300"),
+        None => "pdf".to_string(),
+    };
     let n: usize = args.first().and_then(|s| s.parse().ok()).unwrap_or(1_000);
     let scale: f64 = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(20.0);
     let bin = common::fulfil_binary()?;
     for limits in [false, true] {
-        let r = run(&bin, n, limits, if limits { scale } else { 1.0 })?;
+        let r = run(&bin, n, limits, if limits { scale } else { 1.0 }, &format)?;
         let per_s = r.labelled as f64 / r.wall.as_secs_f64();
         print!(
-            "limits={} orders={n} labelled={} confirmed={} wall={:.2}s labels_per_s={per_s:.0} peak_rss_kib={} sandbox_429={}",
+            "format={format} limits={} orders={n} labelled={} confirmed={} wall={:.2}s labels_per_s={per_s:.0} peak_rss_kib={} sandbox_429={} print_file_bytes={} bytes_per_label={:.0}",
             if limits { "production" } else { "off" },
             r.labelled,
             r.confirmed,
             r.wall.as_secs_f64(),
             r.peak_rss_kib,
-            r.sandbox_429
+            r.sandbox_429,
+            r.print_file_bytes,
+            r.print_file_bytes as f64 / r.labelled.max(1) as f64
         );
         if limits {
             // confirmShipment: 2/s, burst 10, scaled; PostNL: 1000/min.
@@ -60,9 +73,16 @@ struct Figures {
     labelled: u64,
     confirmed: u64,
     sandbox_429: usize,
+    print_file_bytes: u64,
 }
 
-fn run(bin: &Path, n: usize, rate_limits: bool, scale: f64) -> anyhow::Result<Figures> {
+fn run(
+    bin: &Path,
+    n: usize,
+    rate_limits: bool,
+    scale: f64,
+    format: &str,
+) -> anyhow::Result<Figures> {
     let dir = tempfile::tempdir()?;
     let now = fulfil::clock::parse_rfc3339("2026-11-20T10:00:00Z")?;
     let sandbox = Sandbox::start(SandboxConfig {
@@ -88,13 +108,18 @@ fn run(bin: &Path, n: usize, rate_limits: bool, scale: f64) -> anyhow::Result<Fi
     sandbox.set_rate_limits(rate_limits);
     sandbox.clear_records();
     let mut child = common::cmd(bin, &config)
-        .args(["--json", "make-labels"])
+        .args(["--json", "make-labels", "--format", format])
         .stdout(Stdio::piped())
         .spawn()?;
     let (wall, peak) = common::watch(&mut child)?;
     let out = child.wait_with_output()?;
     let s: serde_json::Value = serde_json::from_slice(&out.stdout)?;
+    let print_file_bytes = s["print_file"]
+        .as_str()
+        .and_then(|p| std::fs::metadata(p).ok())
+        .map_or(0, |m| m.len());
     Ok(Figures {
+        print_file_bytes,
         wall,
         peak_rss_kib: peak,
         labelled: s["labelled"].as_u64().unwrap_or(0),

@@ -424,6 +424,56 @@ pub enum PrintLayout {
     A4,
 }
 
+/// What the labels are made as (issue #19): PDF, or ZPL II for a thermal printer at 203
+/// or 300 dpi (PostNL's "200 dpi" and "300 dpi" Zebra printer types).
+#[derive(Debug, Clone, Copy, Deserialize, Default, PartialEq, Eq, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum LabelFormat {
+    /// One A6 PDF page per label (the print file is a PDF).
+    #[default]
+    Pdf,
+    /// ZPL II for an 8 dots/mm (203 dpi) printer.
+    #[value(name = "zpl-203")]
+    #[serde(rename = "zpl-203")]
+    Zpl203,
+    /// ZPL II for a 12 dots/mm (300 dpi) printer.
+    #[value(name = "zpl-300")]
+    #[serde(rename = "zpl-300")]
+    Zpl300,
+}
+
+impl LabelFormat {
+    /// The name used in the config, on the command line and in the store.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LabelFormat::Pdf => "pdf",
+            LabelFormat::Zpl203 => "zpl-203",
+            LabelFormat::Zpl300 => "zpl-300",
+        }
+    }
+
+    /// The format stored under [`LabelFormat::as_str`]'s name.
+    #[must_use]
+    pub fn parse(name: &str) -> Option<Self> {
+        [LabelFormat::Pdf, LabelFormat::Zpl203, LabelFormat::Zpl300]
+            .into_iter()
+            .find(|f| f.as_str() == name)
+    }
+
+    /// True for the ZPL formats.
+    #[must_use]
+    pub fn is_zpl(self) -> bool {
+        self != LabelFormat::Pdf
+    }
+
+    /// The print file's extension.
+    #[must_use]
+    pub fn extension(self) -> &'static str {
+        if self.is_zpl() { "zpl" } else { "pdf" }
+    }
+}
+
 /// When shipments are confirmed to Amazon.
 #[derive(Debug, Clone, Copy, Deserialize, Default, PartialEq, Eq)]
 #[serde(rename_all = "kebab-case")]
@@ -481,6 +531,12 @@ pub struct LabelsSection {
     pub dir: PathBuf,
     #[serde(default)]
     pub layout: PrintLayout,
+    /// PDF or ZPL labels (issue #19); ZPL only with the A6 layout.
+    #[serde(default)]
+    pub format: LabelFormat,
+    /// Write a pick list (SKU totals and each order's items) with every print file.
+    #[serde(default = "default_true")]
+    pub pick_list: bool,
     /// First free position (1-4) on a partly used A4 sheet.
     #[serde(default = "default_a4_start")]
     pub a4_start: u8,
@@ -507,6 +563,25 @@ pub struct LabelsSection {
     pub print_timeout_secs: u64,
     #[serde(default)]
     pub products: ProductsSection,
+    /// When an order ships as several parcels (multi-collo, issue #19).
+    #[serde(default)]
+    pub parcels: ParcelRules,
+}
+
+/// `[labels.parcels]`: the rules that split an order into several parcels (PostNL
+/// multi-collo, NL and BE only; at most four parcels).
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct ParcelRules {
+    /// Grams one parcel may weigh at most; heavier orders are split.
+    #[serde(default)]
+    pub max_weight_g: Option<u32>,
+    /// SKUs of which every unit ships in a parcel of its own.
+    #[serde(default)]
+    pub alone: Vec<String>,
+    /// SKUs that come in several boxes per unit: SKU = number of boxes (2 to 4).
+    #[serde(default)]
+    pub boxes: BTreeMap<String, u32>,
 }
 
 fn default_labels_dir() -> PathBuf {
@@ -530,6 +605,8 @@ impl Default for LabelsSection {
         Self {
             dir: default_labels_dir(),
             layout: PrintLayout::A6,
+            format: LabelFormat::Pdf,
+            pick_list: true,
             a4_start: default_a4_start(),
             default_weight_g: default_weight(),
             weights: BTreeMap::new(),
@@ -539,6 +616,7 @@ impl Default for LabelsSection {
             notify_buyer: false,
             print_timeout_secs: default_print_timeout(),
             products: ProductsSection::default(),
+            parcels: ParcelRules::default(),
         }
     }
 }
@@ -1129,6 +1207,38 @@ impl Config {
                 &src,
                 Some("amazon.client_secret_rotated"),
                 "must be a date such as 2026-11-01",
+            ));
+        }
+        if self.labels.format.is_zpl() && self.labels.layout == PrintLayout::A4 {
+            return Err(ConfigError::new(
+                &src,
+                Some("labels.format"),
+                "ZPL labels go to a label printer one by one: use labels.layout = \"a6\" with them",
+            ));
+        }
+        if self
+            .labels
+            .parcels
+            .max_weight_g
+            .is_some_and(|g| g == 0 || g > 31_500)
+        {
+            return Err(ConfigError::new(
+                &src,
+                Some("labels.parcels.max_weight_g"),
+                "must be between 1 and 31500 grams",
+            ));
+        }
+        if let Some((sku, _)) = self
+            .labels
+            .parcels
+            .boxes
+            .iter()
+            .find(|(_, n)| !(2..=4).contains(*n))
+        {
+            return Err(ConfigError::new(
+                &src,
+                Some(&format!("labels.parcels.boxes.{sku}")),
+                "must be 2 to 4 boxes",
             ));
         }
         if !(1..=4).contains(&self.labels.a4_start) {

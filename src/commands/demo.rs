@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 
 use crate::clock::Clock;
 use crate::commands::{
-    Outcome, init, make_invoices, make_labels, purge, rates, status, sync_orders,
+    Outcome, init, make_invoices, make_labels, purge, rates, review, status, sync_orders,
 };
 use crate::ctx::Ctx;
 use crate::ctx::Global;
@@ -95,7 +95,7 @@ fn demo(ctx: &Ctx, args: &DemoArgs, dir: PathBuf) -> anyhow::Result<Outcome> {
     })?;
     steps.push(("day 0".into(), "rates update", out));
     let first_print = dir.join("labels-day0.pdf");
-    for (name, out) in working_day(&global, &day0, &first_print)? {
+    for (name, out) in working_day(&global, &day0, &first_print, true)? {
         steps.push(("day 0".into(), name, out));
     }
 
@@ -120,7 +120,7 @@ fn demo(ctx: &Ctx, args: &DemoArgs, dir: PathBuf) -> anyhow::Result<Outcome> {
     })?;
     steps.push(("day 31".into(), "purge", out));
     let print_file = dir.join("labels-day31.pdf");
-    for (name, out) in working_day(&global, &day31, &print_file)? {
+    for (name, out) in working_day(&global, &day31, &print_file, false)? {
         steps.push(("day 31".into(), name, out));
     }
     let invoices = some_invoices(&dir.join("invoices"), 3);
@@ -162,10 +162,13 @@ fn demo(ctx: &Ctx, args: &DemoArgs, dir: PathBuf) -> anyhow::Result<Outcome> {
 }
 
 /// One day's work: fetch orders, make and confirm labels into `print_file`, invoice.
+/// With `split_one`, one order of several units to NL or BE ships as two parcels
+/// (`fulfil review split ORDER --parcels 2`, multi-collo, issue #19).
 fn working_day(
     global: &Global,
     clock: &Clock,
     print_file: &std::path::Path,
+    split_one: bool,
 ) -> anyhow::Result<Vec<(&'static str, Value)>> {
     let mut out = Vec::new();
     out.push((
@@ -174,6 +177,35 @@ fn working_day(
             sync_orders::run(c, &sync_orders::SyncOrdersArgs {})
         })?,
     ));
+    if split_one {
+        let chosen = {
+            let ctx = Ctx::with_clock(global, clock.clone());
+            let store = ctx.store_read()?;
+            crate::store::labels::ready_orders(store.conn())?
+                .into_iter()
+                .find(|o| {
+                    let units: i64 = o.items.iter().map(|(_, _, q)| (*q).max(0)).sum();
+                    units >= 2 && matches!(o.destination_country.as_deref(), Some("NL" | "BE"))
+                })
+        };
+        if let Some(order) = chosen {
+            out.push((
+                "review split",
+                step(global, clock, "review", |c| {
+                    review::run(
+                        c,
+                        &review::ReviewArgs {
+                            show_pii: false,
+                            command: Some(review::ReviewCommand::Split(review::SplitArgs {
+                                order: order.order_id.clone(),
+                                parcels: 2,
+                            })),
+                        },
+                    )
+                })?,
+            ));
+        }
+    }
     let mut labels = (
         "make-labels",
         step(global, clock, make_labels::COMMAND, |c| {
@@ -185,6 +217,8 @@ fn working_day(
                     print_command: None,
                     reprint: None,
                     no_confirm: false,
+                    format: None,
+                    pick_list: None,
                 },
             )
         })?,
@@ -274,8 +308,10 @@ fn describe(name: &str, v: &Value) -> String {
             let s = &v["ship_by"];
             let k = |key: &str| s[key].as_u64().unwrap_or(0);
             format!(
-                "{} labels ({} pages in {}), {} confirmed to Amazon, {} to review; ship-by: {} late, {} due today, {} due tomorrow",
+                "{} orders labelled as {} parcels ({} of them as several parcels; {} pages in {}), {} parcels confirmed to Amazon, {} to review; ship-by: {} late, {} due today, {} due tomorrow",
                 n("labelled"),
+                n("parcels"),
+                n("multi_collo"),
                 n("pages"),
                 v.get("print_file").and_then(Value::as_str).unwrap_or("-"),
                 n("confirmed"),
@@ -285,6 +321,11 @@ fn describe(name: &str, v: &Value) -> String {
                 k("due_tomorrow"),
             )
         }
+        "review split" => format!(
+            "order {} ships as {} parcels (PostNL multi-collo)",
+            v.get("order_id").and_then(Value::as_str).unwrap_or("-"),
+            n("parcels")
+        ),
         "purge" => format!(
             "personal data of {} orders and {} files removed, {} bytes freed",
             n("purged"),

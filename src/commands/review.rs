@@ -34,6 +34,19 @@ pub enum ReviewCommand {
     /// Accept the address splitter's guess for an order sent to review with
     /// `address_check` (look at it first with `fulfil review --show-pii`)
     Accept(AcceptArgs),
+    /// Ship an order as N parcels (PostNL multi-collo: NL and BE, 2 to 4 parcels, each
+    /// with some of the order's items), whatever the `[labels.parcels]` rules say; N = 1
+    /// ships it as one parcel
+    Split(SplitArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SplitArgs {
+    /// The Amazon order id
+    pub order: String,
+    /// How many parcels (1 to 4)
+    #[arg(long, value_name = "N")]
+    pub parcels: u32,
 }
 
 #[derive(Debug, Args)]
@@ -65,6 +78,7 @@ pub fn run(ctx: &Ctx, args: &ReviewArgs) -> anyhow::Result<Outcome> {
         None => list(ctx, args.show_pii),
         Some(ReviewCommand::SetAddress(a)) => set_address(ctx, a),
         Some(ReviewCommand::Accept(a)) => accept(ctx, a),
+        Some(ReviewCommand::Split(a)) => split(ctx, a),
     }
 }
 
@@ -248,6 +262,75 @@ fn accept(ctx: &Ctx, a: &AcceptArgs) -> anyhow::Result<Outcome> {
         },
     )
 }
+/// `review split ORDER --parcels N` (issue #19): the order ships as N parcels the next
+/// time make-labels runs. Only before its barcodes are reserved: a reserved set is what
+/// a rerun must reuse.
+fn split(ctx: &Ctx, a: &SplitArgs) -> anyhow::Result<Outcome> {
+    let max = crate::labels::parcels::MAX_PARCELS;
+    if a.parcels == 0 || a.parcels as usize > max {
+        return Err(AppError::config(format!(
+            "--parcels must be 1 to {max}: PostNL labels a group of at most {max} parcels in one call"
+        ))
+        .into());
+    }
+    check_order(ctx, &a.order)?;
+    let store = ctx.store("review")?;
+    if !db::parcels(store.conn(), &a.order)?.is_empty() {
+        return Err(AppError::new(
+            crate::error::Exit::Failed,
+            format!(
+                "order {} has its barcodes reserved already; it ships as reserved",
+                a.order
+            ),
+        )
+        .hint("make-labels finishes it; a reserved parcel is never made twice")
+        .into());
+    }
+    let Some(order) = db::label_order(store.conn(), &a.order)? else {
+        return Err(
+            AppError::new(crate::error::Exit::Failed, format!("no order {}", a.order)).into(),
+        );
+    };
+    let units: i64 = order.items.iter().map(|(_, _, q)| (*q).max(0)).sum();
+    if i64::from(a.parcels) > units {
+        return Err(AppError::new(
+            crate::error::Exit::Failed,
+            format!(
+                "order {} has {units} units: it cannot ship as {} parcels (each parcel needs an item for Amazon)",
+                a.order, a.parcels
+            ),
+        )
+        .into());
+    }
+    let country = orders_db::pii(store.conn(), &a.order)?
+        .and_then(|p| p.country_code)
+        .or(order.destination_country)
+        .unwrap_or_default()
+        .to_ascii_uppercase();
+    if a.parcels > 1 && !matches!(country.as_str(), "NL" | "BE") {
+        return Err(AppError::new(
+            crate::error::Exit::Failed,
+            format!(
+                "order {} goes to {country}: PostNL ships several parcels as one group (multi-collo) only within NL and BE",
+                a.order
+            ),
+        )
+        .hint("send it as one parcel, or as separate orders in Seller Central")
+        .into());
+    }
+    drop(store);
+    let now = rfc3339(ctx.clock.now());
+    let mut store = ctx.store("review")?;
+    store.tx(|tx| {
+        db::set_split(tx, &a.order, a.parcels, &now)?;
+        db::set_stage(tx, &a.order, Stage::Ready)?;
+        orders_db::clear_issue(tx, &a.order, crate::commands::make_labels::COMMAND)
+    })?;
+    Ok(Outcome::ok(
+        json!({"order_id": a.order, "stage": "ready", "parcels": a.parcels}),
+    ))
+}
+
 fn text(v: Option<&String>) -> &str {
     v.map_or("", String::as_str)
 }

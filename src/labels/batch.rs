@@ -1,15 +1,17 @@
 //! Steps 2 and 3 of make-labels, four parcels at a time: a barcode per parcel (or the
-//! one an earlier run reserved), the new ones committed together before the label call
+//! ones an earlier run reserved), the new ones committed together before the label call
 //! so that a rerun after a crash reuses them instead of making a second parcel, then one
-//! PostNL label call for the four, whose labels are stored in one transaction. A batch
-//! refused as a whole is asked again one parcel at a time; a parcel PostNL refuses goes
+//! PostNL label call for the four, whose labels are stored in one transaction. An order
+//! of several parcels (issue #19) has them all in the same call, as a multi-collo group
+//! (`GroupType` 03, parcel 1's barcode the main one), labelled whole or not at all. A batch
+//! refused as a whole is asked again one order (with its group) at a time; an order PostNL refuses goes
 //! to review. Also the sender and the PostNL account from the config.
 
 use secrecy::SecretString;
 use time::{Date, OffsetDateTime, Weekday};
 
 use crate::clock::rfc3339;
-use crate::config::Config;
+use crate::config::{Config, LabelFormat};
 use crate::ctx::Ctx;
 use crate::error::AppError;
 use crate::labels::plan::Planned;
@@ -17,8 +19,8 @@ use crate::labels::print::{self, Layout};
 use crate::labels::{COMMAND, Counts};
 use crate::logging::Pii;
 use crate::postnl::models::{
-    Address, AddressType, BarcodeKind, Customer, Dimension, LabelRequest, Message, ProductOption,
-    Shipment, Stamp,
+    Address, AddressType, BarcodeKind, Customer, Dimension, Group, LabelRequest, Message, Printer,
+    ProductOption, Shipment, Stamp,
 };
 use crate::postnl::{self as pn, PostnlError};
 use crate::store::labels::{self as db, Parcel};
@@ -63,6 +65,17 @@ pub struct Labeller<'a> {
     client: pn::Client<'a>,
     sender: Sender,
     now: OffsetDateTime,
+    format: LabelFormat,
+}
+
+/// The PostNL printer type of a label format.
+#[must_use]
+pub fn printer(format: LabelFormat) -> Printer {
+    match format {
+        LabelFormat::Pdf => Printer::Pdf,
+        LabelFormat::Zpl203 => Printer::Zpl200,
+        LabelFormat::Zpl300 => Printer::Zpl300,
+    }
 }
 
 impl<'a> Labeller<'a> {
@@ -80,28 +93,127 @@ impl<'a> Labeller<'a> {
             client: postnl_client(ctx, cfg)?,
             sender,
             now,
+            format: cfg.labels.format,
         })
     }
 
-    /// Barcodes for a batch, committed together before the label call, then one label
-    /// call for the batch. An `Err` is a store failure that ends the run at once.
+    /// The labels of this run are made as `format` (`--format`) instead of the
+    /// configured one.
+    #[must_use]
+    pub fn with_format(mut self, format: LabelFormat) -> Self {
+        self.format = format;
+        self
+    }
+
+    /// Asks PostNL again for an order's labels, for its reserved barcodes, as `format`
+    /// (a reprint in another format than the stored one, issue #19), without announcing
+    /// the parcels again (`confirm=false`: they were announced with their first labels).
+    /// The new labels replace the stored ones. `Err` when PostNL refuses or cannot be
+    /// reached.
+    pub fn relabel(&self, p: &Planned, parcels: &[Parcel]) -> anyhow::Result<()> {
+        let request = self.request(&[(p, parcels.to_vec())])?;
+        let response = self.client.label(&request, false)?;
+        let mut made = Vec::new();
+        for (parcel, result) in parcels.iter().zip(response.shipments) {
+            let labels = result.outcome?;
+            made.push((parcel.parcel_no, self.combine(&labels)?));
+        }
+        if made.len() != parcels.len() {
+            anyhow::bail!("PostNL answered without every label");
+        }
+        let at = rfc3339(self.ctx.clock.now());
+        let mut store = self.ctx.store(COMMAND)?;
+        let format = self.format.as_str();
+        let order_id = p.order.order_id.as_str();
+        store.tx(|tx| {
+            for (parcel_no, (label_type, bytes)) in &made {
+                db::replace_label(tx, (order_id, *parcel_no), label_type, (bytes, format), &at)?;
+            }
+            Ok(())
+        })?;
+        Ok(())
+    }
+
+    /// The label request for up to four parcels (an order's multi-collo group always
+    /// in the same request).
+    fn request(&self, batch: &[(&Planned, Vec<Parcel>)]) -> anyhow::Result<LabelRequest> {
+        let cfg = self.cfg;
+        let customer = Customer {
+            customer_code: cfg.postnl.customer_code.clone().unwrap_or_default(),
+            customer_number: cfg.postnl.customer_number.clone().unwrap_or_default(),
+            collection_location: cfg.postnl.collection_location.clone(),
+            contact_person: None,
+            email: None,
+            name: None,
+            address: self.sender.address.clone(),
+        };
+        let now = self.now;
+        let shipments: Vec<Shipment> = batch
+            .iter()
+            .flat_map(|(p, parcels)| parcels.iter().map(move |parcel| (p, parcels, parcel)))
+            .map(|(p, parcels, parcel)| {
+                let mut s = shipment(p, parcel, now);
+                if parcels.len() > 1 {
+                    let count = u32::try_from(parcels.len()).unwrap_or(u32::MAX);
+                    s.groups = vec![Group::multi_collo(
+                        parcel.parcel_no,
+                        count,
+                        &parcels[0].barcode,
+                    )];
+                }
+                s
+            })
+            .collect();
+        let id = format!(
+            "F{:09}{:02}",
+            now.unix_timestamp().rem_euclid(1_000_000_000),
+            shipments.len()
+        );
+        Ok(LabelRequest {
+            customer,
+            message: Message::new(id, now)?.with_printer(printer(self.format)),
+            shipments,
+        })
+    }
+
+    /// One parcel's documents as one stored label: a PDF (several documents, e.g.
+    /// customs forms, merged) or ZPL (the documents' blocks one after another).
+    fn combine(&self, labels: &[pn::models::Label]) -> anyhow::Result<(String, Vec<u8>)> {
+        let label_type = labels
+            .first()
+            .map_or("Label", |l| l.label_type.as_str())
+            .to_string();
+        let bytes = if labels.len() == 1 {
+            labels[0].content.clone()
+        } else if self.format.is_zpl() {
+            print::concat_zpl(labels.iter().map(|l| l.content.as_slice()))
+        } else {
+            let pdfs: Vec<Vec<u8>> = labels.iter().map(|l| l.content.clone()).collect();
+            print::merge(&pdfs, Layout::A6).map(|(b, _)| b)?
+        };
+        Ok((label_type, bytes))
+    }
+
+    /// Barcodes for a batch, committed together before the label call (an order's
+    /// parcels all in the same transaction), then one label call for the batch. An
+    /// `Err` is a store failure that ends the run at once.
     pub fn batch(&self, chunk: &[Planned], counts: &mut Counts) -> anyhow::Result<Chunk> {
         let ctx = self.ctx;
         let mut ready = Vec::new();
         let mut fresh = Vec::new();
         for p in chunk {
-            match parcel_for(
+            match parcels_for(
                 ctx,
                 &self.client,
                 &self.sender.customer_code,
                 &self.sender.customer_number,
                 p,
             ) {
-                Ok((parcel, new)) => {
+                Ok((parcels, new)) => {
                     if new {
-                        fresh.push(parcel.clone());
+                        fresh.extend(parcels.iter().cloned());
                     }
-                    ready.push((p, parcel));
+                    ready.push((p, parcels));
                 }
                 Err(e) if e.is_order_failure() => {
                     counts.failed += 1;
@@ -128,15 +240,7 @@ impl<'a> Labeller<'a> {
         if ready.is_empty() {
             return Ok(Chunk::Nothing);
         }
-        if let Err(e) = label_batch(
-            ctx,
-            &self.client,
-            self.cfg,
-            &self.sender.address,
-            &ready,
-            self.now,
-            counts,
-        ) {
+        if let Err(e) = label_batch(self, &ready, counts) {
             return Ok(Chunk::Stopped(e));
         }
         Ok(Chunk::Labelled(
@@ -146,6 +250,28 @@ impl<'a> Labeller<'a> {
                 .collect(),
         ))
     }
+}
+
+/// Cuts the planned orders into label calls of at most four parcels, keeping each
+/// order's parcels (a multi-collo group) in one call.
+#[must_use]
+pub fn chunks(planned: &[Planned]) -> Vec<&[Planned]> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    let mut parcels = 0;
+    for (i, p) in planned.iter().enumerate() {
+        let n = p.parcels.len().max(1);
+        if i > start && parcels + n > pn::models::MAX_SHIPMENTS {
+            out.push(&planned[start..i]);
+            start = i;
+            parcels = 0;
+        }
+        parcels += n;
+    }
+    if start < planned.len() {
+        out.push(&planned[start..]);
+    }
+    out
 }
 
 fn error_code(e: &PostnlError) -> String {
@@ -252,38 +378,47 @@ fn postnl_client<'a>(ctx: &'a Ctx, cfg: &Config) -> anyhow::Result<pn::Client<'a
     })
 }
 
-/// The order's parcel: the one already reserved (`false`), or a new barcode (`true`)
-/// that the caller must commit before asking for the label.
-fn parcel_for(
+/// The order's parcels: those already reserved (`false`), or new barcodes (`true`),
+/// one per planned parcel, that the caller must commit together before asking for the
+/// labels. A rerun never reserves a second set: the set is committed in one
+/// transaction, so an order has all its parcels or none.
+fn parcels_for(
     ctx: &Ctx,
     client: &pn::Client<'_>,
     customer_code: &str,
     customer_number: &str,
     p: &Planned,
-) -> Result<(Parcel, bool), PostnlError> {
+) -> Result<(Vec<Parcel>, bool), PostnlError> {
     let existing = ctx
         .store(COMMAND)
         .ok()
-        .and_then(|s| db::parcel(s.conn(), &p.order.order_id).ok().flatten());
-    if let Some(parcel) = existing {
-        return Ok((parcel, false));
+        .and_then(|s| db::parcels(s.conn(), &p.order.order_id).ok())
+        .unwrap_or_default();
+    if !existing.is_empty() {
+        return Ok((existing, false));
     }
     let kind = BarcodeKind::for_country(&p.receiver.countrycode).unwrap_or(BarcodeKind::Eu);
-    let barcode = client.barcode(customer_code, customer_number, kind)?;
-    Ok((
-        Parcel {
+    let count = u32::try_from(p.parcels.len().max(1)).unwrap_or(1);
+    let mut out = Vec::new();
+    for (i, plan) in p.parcels.iter().enumerate() {
+        let barcode = client.barcode(customer_code, customer_number, kind)?;
+        let no = u32::try_from(i + 1).unwrap_or(1);
+        out.push(Parcel {
             order_id: p.order.order_id.clone(),
+            parcel_no: no,
+            parcel_count: count,
+            items: (count > 1).then(|| plan.items.clone()),
             barcode,
             product_code: p.product.code.clone(),
             product_options: serde_json::to_string(&p.product.options)
                 .unwrap_or_else(|_| "[]".into()),
-            weight_g: p.weight,
-            package_reference_id: "1".into(),
+            weight_g: if count > 1 { plan.weight_g } else { p.weight },
+            package_reference_id: no.to_string(),
             labelled_at: None,
             confirmed_at: None,
-        },
-        true,
-    ))
+        });
+    }
+    Ok((out, true))
 }
 
 /// The first weekday after `today` that letterbox parcels are delivered (not Sunday or
@@ -319,55 +454,36 @@ fn shipment(p: &Planned, parcel: &Parcel, now: OffsetDateTime) -> Shipment {
             let local = pn::models::amsterdam_time(now).date();
             Stamp::date(letterbox_delivery(local))
         }),
+        groups: Vec::new(),
     }
 }
 
-/// One label call for up to four parcels; a batch refused as a whole is retried one by
-/// one so that one bad address does not hold up the others.
+/// Why PostNL refused an order: `postnl_rejected_CODE`, or for a multi-collo group
+/// `postnl_group_CODE` (e.g. a child parcel with an insurance amount), so that
+/// `fulfil review` says the group was the problem.
+fn refusal(e: &PostnlError, group: bool) -> String {
+    if group {
+        format!("postnl_group_{}", error_code(e))
+    } else {
+        format!("postnl_rejected_{}", error_code(e))
+    }
+}
+
+/// One label call for up to four parcels; a batch refused as a whole is retried one
+/// order (with its whole group) at a time, so that one bad address does not hold up the
+/// others. An order's labels are stored together or not at all.
 fn label_batch(
-    ctx: &Ctx,
-    client: &pn::Client<'_>,
-    cfg: &Config,
-    sender: &Address,
-    batch: &[(&Planned, Parcel)],
-    now: OffsetDateTime,
+    l: &Labeller<'_>,
+    batch: &[(&Planned, Vec<Parcel>)],
     counts: &mut Counts,
 ) -> anyhow::Result<()> {
-    let customer = Customer {
-        customer_code: cfg.postnl.customer_code.clone().unwrap_or_default(),
-        customer_number: cfg.postnl.customer_number.clone().unwrap_or_default(),
-        collection_location: cfg.postnl.collection_location.clone(),
-        contact_person: None,
-        email: None,
-        name: None,
-        address: sender.clone(),
-    };
-    let id = format!(
-        "F{:09}{:02}",
-        now.unix_timestamp().rem_euclid(1_000_000_000),
-        batch.len()
-    );
-    let request = LabelRequest {
-        customer,
-        message: Message::new(id, now)?,
-        shipments: batch
-            .iter()
-            .map(|(p, parcel)| shipment(p, parcel, now))
-            .collect(),
-    };
-    let response = match client.label(&request, true) {
+    let ctx = l.ctx;
+    let request = l.request(batch)?;
+    let response = match l.client.label(&request, true) {
         Ok(r) => r,
         Err(e) if e.is_order_failure() && batch.len() > 1 => {
             for one in batch {
-                label_batch(
-                    ctx,
-                    client,
-                    cfg,
-                    sender,
-                    std::slice::from_ref(one),
-                    now,
-                    counts,
-                )?;
+                label_batch(l, std::slice::from_ref(one), counts)?;
             }
             return Ok(());
         }
@@ -376,7 +492,7 @@ fn label_batch(
             to_review(
                 ctx,
                 &batch[0].0.order.order_id,
-                &format!("postnl_rejected_{}", error_code(&e)),
+                &refusal(&e, batch[0].1.len() > 1),
             )?;
             return Ok(());
         }
@@ -387,47 +503,68 @@ fn label_batch(
     let at = rfc3339(ctx.clock.now());
     let mut made = Vec::new();
     let mut refused = Vec::new();
-    for ((p, parcel), result) in batch.iter().zip(response.shipments) {
+    let mut results = response.shipments.into_iter();
+    for (p, parcels) in batch {
         let order_id = &p.order.order_id;
-        match result.outcome {
-            Ok(labels) => {
-                let pdfs: Vec<Vec<u8>> = labels.iter().map(|l| l.content.clone()).collect();
-                let label_type = labels.first().map_or("Label", |l| l.label_type.as_str());
-                // Several documents (e.g. customs forms) are kept as one PDF.
-                let pdf = if pdfs.len() == 1 {
-                    pdfs.into_iter().next().unwrap_or_default()
-                } else {
-                    print::merge(&pdfs, Layout::A6).map(|(b, _)| b)?
-                };
-                if !result.warnings.is_empty() {
-                    let codes: Vec<&str> =
-                        result.warnings.iter().map(|w| w.code.as_str()).collect();
-                    tracing::info!(order_id = %order_id, warnings = ?codes, "label made with warnings");
+        let mut labels_of_order = Vec::new();
+        let mut refusal_of_order = None;
+        for parcel in parcels {
+            let Some(result) = results.next() else {
+                refusal_of_order.get_or_insert_with(|| "postnl_rejected_nolabel".to_string());
+                continue;
+            };
+            match result.outcome {
+                Ok(labels) => {
+                    let (label_type, bytes) = l.combine(&labels)?;
+                    if !result.warnings.is_empty() {
+                        let codes: Vec<&str> =
+                            result.warnings.iter().map(|w| w.code.as_str()).collect();
+                        tracing::info!(order_id = %order_id, warnings = ?codes, "label made with warnings");
+                    }
+                    labels_of_order.push((
+                        parcel.parcel_no,
+                        parcel.barcode.as_str(),
+                        label_type,
+                        bytes,
+                    ));
                 }
-                made.push((
-                    order_id,
-                    parcel.barcode.as_str(),
-                    label_type.to_string(),
-                    pdf,
-                ));
+                Err(e) => {
+                    refusal_of_order.get_or_insert_with(|| refusal(&e, parcels.len() > 1));
+                }
             }
-            Err(e) => refused.push((order_id, error_code(&e))),
+        }
+        match refusal_of_order {
+            // A group is labelled whole or not at all.
+            Some(reason) => refused.push((order_id, reason)),
+            None => made.push((order_id, labels_of_order)),
         }
     }
     // The batch's labels in one transaction, right after the answer.
+    let format = l.format.as_str();
     let mut store = ctx.store(COMMAND)?;
     store.tx(|tx| {
-        for (order_id, barcode, label_type, pdf) in &made {
-            db::save_label(tx, order_id, barcode, label_type, pdf, &at)?;
+        for (order_id, labels) in &made {
+            for (parcel_no, barcode, label_type, bytes) in labels {
+                db::save_label(
+                    tx,
+                    (order_id, *parcel_no),
+                    barcode,
+                    label_type,
+                    (bytes, format),
+                    &at,
+                )?;
+            }
             orders_db::clear_issue(tx, order_id, COMMAND)?;
         }
         Ok(())
     })?;
     drop(store);
     counts.labelled += made.len() as u64;
-    for (order_id, code) in refused {
+    counts.parcels += made.iter().map(|(_, l)| l.len() as u64).sum::<u64>();
+    counts.multi_collo += made.iter().filter(|(_, l)| l.len() > 1).count() as u64;
+    for (order_id, reason) in refused {
         counts.failed += 1;
-        to_review(ctx, order_id, &format!("postnl_rejected_{code}"))?;
+        to_review(ctx, order_id, &reason)?;
     }
     Ok(())
 }
@@ -435,7 +572,24 @@ fn label_batch(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::postnl::models::Notice;
     use time::macros::date;
+
+    /// Issue #19: PostNL's refusal of a multi-collo group (here the one for a child
+    /// parcel with an insurance amount, as the sandbox gives it) sends the order to
+    /// review saying that the group was refused, with PostNL's code.
+    #[test]
+    fn a_refused_group_goes_to_review_with_a_group_reason() {
+        let e = PostnlError::Rejected {
+            barcode: "3SDEVC987000002".into(),
+            issues: vec![Notice {
+                code: "21005".into(),
+                description: Pii::new("Child shipment cannot contain an insurance amount.".into()),
+            }],
+        };
+        assert_eq!(refusal(&e, true), "postnl_group_21005");
+        assert_eq!(refusal(&e, false), "postnl_rejected_21005");
+    }
 
     #[test]
     fn letterbox_parcels_are_not_delivered_on_sunday_or_monday() {

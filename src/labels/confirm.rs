@@ -1,5 +1,8 @@
 //! Step 5 of make-labels, and all of `fulfil confirm-shipments`: each labelled parcel
-//! confirmed to Amazon (confirmShipment, with carrier and tracking number). A refusal of
+//! confirmed to Amazon (confirmShipment, with carrier and tracking number); an order of
+//! several parcels gets one confirmation per parcel, with its own packageReferenceId,
+//! tracking number and the items in it (issue #19), and is shipped when the last is
+//! accepted. A refusal of
 //! one order is recorded and the others go on; a permission or temporary problem stops
 //! the run, and the parcel is tried again by the next.
 
@@ -56,7 +59,7 @@ pub fn orders(
                 let at = rfc3339(now);
                 let mut store = ctx.store(COMMAND)?;
                 store.tx(|tx| {
-                    db::mark_confirmed(tx, &c.parcel.order_id, &at, &due)?;
+                    db::mark_confirmed(tx, (&c.parcel.order_id, c.parcel.parcel_no), &at, &due)?;
                     orders_db::clear_issue(tx, &c.parcel.order_id, "confirm-shipment")
                 })?;
                 counts.confirmed += 1;
@@ -68,7 +71,11 @@ pub fn orders(
                     _ => "NotFound".into(),
                 };
                 let store = ctx.store(COMMAND)?;
-                db::confirm_failed(store.conn(), &c.parcel.order_id, &code)?;
+                db::confirm_failed(
+                    store.conn(),
+                    (&c.parcel.order_id, c.parcel.parcel_no),
+                    &code,
+                )?;
                 orders_db::record_issue(
                     store.conn(),
                     &c.parcel.order_id,

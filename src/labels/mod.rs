@@ -5,10 +5,13 @@
 //! from: its name, reservation and writing, or a print command) with
 //! [`print`](mod@print) (the merging of the label PDFs), and [`confirm`]
 //! (confirmShipment per parcel, also for `fulfil confirm-shipments`). [`products`]
-//! chooses the PostNL product.
+//! chooses the PostNL product; [`parcels`] splits an order into several parcels;
+//! [`pick_list`] lists what to pack for a print file.
 
 pub mod batch;
 pub mod confirm;
+pub mod parcels;
+pub mod pick_list;
 pub mod plan;
 pub mod print;
 pub mod print_file;
@@ -26,6 +29,10 @@ pub struct Counts {
     pub failed: u64,
     pub confirmed: u64,
     pub confirm_failed: u64,
+    /// Orders labelled as a multi-collo group of several parcels (issue #19).
+    pub multi_collo: u64,
+    /// Parcels labelled (an order of several parcels counts each).
+    pub parcels: u64,
     /// Ready orders whose label-printing window (Amazon's `labelPrintingWindow`) has not
     /// opened yet: they wait for a later run, they do not go to review (issue #23).
     pub waiting: u64,

@@ -7,6 +7,7 @@
 use crate::clock::rfc3339;
 use crate::config::Config;
 use crate::ctx::Ctx;
+use crate::labels::parcels::{self, ParcelPlan};
 use crate::labels::products::{self, Product};
 use crate::labels::{COMMAND, Counts};
 use crate::logging::Pii;
@@ -20,6 +21,8 @@ pub struct Planned {
     pub order: LabelOrder,
     pub product: Product,
     pub weight: u32,
+    /// The parcels it ships as: one, or a multi-collo group of up to four (issue #19).
+    pub parcels: Vec<ParcelPlan>,
     pub receiver: Address,
     pub contacts: Vec<Contact>,
 }
@@ -60,6 +63,21 @@ pub fn ready(ctx: &Ctx, cfg: &Config, counts: &mut Counts) -> anyhow::Result<Vec
         }
     }
     Ok(planned)
+}
+
+/// Plans one order's label again, whatever its stage (a reprint in another format,
+/// issue #19); `Ok(Err(reason))` when it cannot be planned now (an unknown order, its
+/// personal data removed, …).
+pub fn again(
+    ctx: &Ctx,
+    cfg: &Config,
+    order_id: &str,
+) -> anyhow::Result<Result<Planned, &'static str>> {
+    let store = ctx.store(COMMAND)?;
+    let Some(order) = db::label_order(store.conn(), order_id)? else {
+        return Ok(Err("unknown_order"));
+    };
+    Ok(plan(store.conn(), cfg, order)?.map_err(|(_, reason)| reason))
 }
 
 /// Longest value PostNL takes for names, company and city.
@@ -116,12 +134,40 @@ fn plan(
         .map(|(_, s, q)| (s.as_str(), *q))
         .collect();
     let skus: Vec<&str> = shipped.iter().map(|(s, _)| *s).collect();
-    let product = match products::choose(&country, &skus, order.is_business, &cfg.labels) {
+    let mut product = match products::choose(&country, &skus, order.is_business, &cfg.labels) {
         Ok(p) => p,
         Err(e) => return Ok(Err((id, e.code()))),
     };
     let weights = shipped;
     let weight = products::weight(&weights, &cfg.labels);
+    // Several parcels (issue #19): by the `[labels.parcels]` rules, or as many as a
+    // person set with `fulfil review split`.
+    let asked = db::split_of(conn, &id)?.map(|n| n as usize);
+    let units: Vec<(String, String, i64)> = order
+        .items
+        .iter()
+        .filter(|(_, _, q)| *q > 0)
+        .cloned()
+        .collect();
+    let parcels = match parcels::split(&units, &cfg.labels, asked) {
+        Ok(p) => p,
+        Err(e) => return Ok(Err((id, e.code()))),
+    };
+    if parcels.len() > 1 {
+        // PostNL takes multi-collo within the Netherlands and Belgium only.
+        if !matches!(country.as_str(), "NL" | "BE") {
+            return Ok(Err((id, "multi_collo_country")));
+        }
+        // A letterbox parcel is one parcel: a group goes as ordinary parcels.
+        if product.letterbox {
+            product = Product {
+                code: cfg.labels.products.nl.clone(),
+                options: Vec::new(),
+                letterbox: false,
+                zone: product.zone,
+            };
+        }
+    }
     if too_long(pii.recipient_name.as_ref()) || too_long(pii.city.as_ref()) {
         return Ok(Err((id, "field_too_long")));
     }
@@ -177,6 +223,7 @@ fn plan(
         order,
         product,
         weight,
+        parcels,
         receiver,
         contacts,
     }))

@@ -151,6 +151,29 @@ pub fn merge(labels: &[Vec<u8>], layout: Layout) -> Result<(Vec<u8>, usize), Pri
     Ok((bytes, count))
 }
 
+/// Joins ZPL labels into one print file: each label's bytes as they came from PostNL
+/// (one or more `^XA … ^XZ` blocks), in the given order, each ending with a line break
+/// so that the next label's `^XA` starts a line. Nothing is converted: a thermal printer
+/// gets PostNL's own commands.
+pub fn concat_zpl<'a>(labels: impl IntoIterator<Item = &'a [u8]>) -> Vec<u8> {
+    let mut out = Vec::new();
+    for label in labels {
+        out.extend_from_slice(label);
+        if !label.ends_with(b"\n") {
+            out.push(b'\n');
+        }
+    }
+    out
+}
+
+/// How many labels (`^XA` starts) a ZPL print file holds.
+#[must_use]
+pub fn zpl_blocks(zpl: &[u8]) -> usize {
+    zpl.windows(3)
+        .filter(|w| w.eq_ignore_ascii_case(b"^XA"))
+        .count()
+}
+
 /// Scale that fits a label into a box without enlarging it.
 fn fit(p: &Placed, w: f32, h: f32) -> f32 {
     if p.width <= 0.0 || p.height <= 0.0 {
@@ -316,6 +339,21 @@ mod tests {
             merge(&labels, Layout::A4 { start: 5 }),
             Err(PrintError::BadStart(5))
         ));
+    }
+
+    /// Issue #19: ZPL labels are joined unchanged, each starting on its own line.
+    #[test]
+    fn zpl_labels_are_joined_in_order_and_counted() {
+        let a: &[u8] = b"^XA^FDone^FS^XZ\n";
+        let b: &[u8] = b"^XA^FDtwo^FS^XZ";
+        let c: &[u8] = b"^XA^FDthree^FS^XZ\n^XA^FDcn23^FS^XZ\n";
+        let out = concat_zpl([a, b, c]);
+        assert_eq!(
+            out,
+            b"^XA^FDone^FS^XZ\n^XA^FDtwo^FS^XZ\n^XA^FDthree^FS^XZ\n^XA^FDcn23^FS^XZ\n"
+        );
+        assert_eq!(zpl_blocks(&out), 4);
+        assert_eq!(zpl_blocks(b""), 0);
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! Step 4 of make-labels (and `--reprint`): the print file. Every label not printed yet
-//! is merged (see [`crate::labels::print`]) into one file, whose name is taken
+//! is merged (see [`crate::labels::print`]) into one file (a PDF, or for ZPL labels the
+//! labels' `^XA … ^XZ` blocks one after another, issue #19), whose name is taken
 //! exclusively before it is recorded for purge and written through [`crate::files`]
 //! (mode 0600, never replacing a file unless `--overwrite`), or piped to the seller's
 //! print command under a time limit.
@@ -7,12 +8,12 @@
 use std::path::{Path, PathBuf};
 
 use crate::clock::rfc3339;
-use crate::config::{Config, PrintLayout};
+use crate::config::{Config, LabelFormat, PrintLayout};
 use crate::ctx::Ctx;
 use crate::error::AppError;
 use crate::files::{self, Durability};
-use crate::labels::COMMAND;
 use crate::labels::print::{self, Layout};
+use crate::labels::{COMMAND, pick_list};
 use crate::store::labels as db;
 
 /// Where a print file goes: `--out`, `--overwrite` and `--print-command`.
@@ -26,42 +27,85 @@ pub struct Target<'a> {
     pub print_command: Option<&'a str>,
 }
 
-/// Merges every label not yet printed into the print file (or pipes it to a printer).
+/// What went into a print file.
+#[derive(Debug, Clone)]
+pub struct Printed {
+    /// The file's path, or `| CMD` for a print command.
+    pub path: String,
+    /// Pages (PDF) or labels (ZPL blocks).
+    pub pages: usize,
+    /// The order of each label it holds, in print order (an order of several parcels
+    /// once per label).
+    pub order_ids: Vec<String>,
+}
+
+/// Merges every label not yet printed, made in `format`, into the print file (or pipes
+/// it to a printer). Unprinted labels made in another format (an earlier run with
+/// another `--format`) stay unprinted, with a warning naming the format that prints
+/// them: a PDF is never sent to a ZPL printer, nor ZPL to a PDF one.
 pub fn write_pending(
     ctx: &Ctx,
     cfg: &Config,
     to: &Target<'_>,
-) -> anyhow::Result<Option<(String, usize)>> {
-    let pending: Vec<(String, Vec<u8>)> = {
+    format: LabelFormat,
+) -> anyhow::Result<Option<Printed>> {
+    let all = {
         let store = ctx.store(COMMAND)?;
         db::unprinted_labels(store.conn())?
     };
+    let (pending, other): (Vec<_>, Vec<_>) = all
+        .into_iter()
+        .partition(|l| LabelFormat::parse(&l.format) == Some(format));
+    if !other.is_empty() {
+        let mut formats: Vec<&str> = other.iter().map(|l| l.format.as_str()).collect();
+        formats.sort_unstable();
+        formats.dedup();
+        ctx.ui.warn(&format!(
+            "{} labels made as {} are not printed in this {} run: `fulfil make-labels --format {}` prints them",
+            other.len(),
+            formats.join(", "),
+            format.as_str(),
+            formats[0]
+        ));
+    }
     if pending.is_empty() {
         return Ok(None);
     }
-    let ids: Vec<String> = pending.iter().map(|(id, _)| id.clone()).collect();
-    let pdfs: Vec<Vec<u8>> = pending.into_iter().map(|(_, pdf)| pdf).collect();
-    let out = deliver(ctx, cfg, to, &pdfs, &ids)?;
+    let ids: Vec<String> = pending.iter().map(|l| l.order_id.clone()).collect();
+    let labels: Vec<Vec<u8>> = pending.into_iter().map(|l| l.bytes).collect();
+    let (path, pages) = deliver(ctx, cfg, to, &labels, &ids, format)?;
     let store = ctx.store(COMMAND)?;
     db::mark_printed(store.conn(), &ids, &rfc3339(ctx.clock.now()))?;
-    Ok(Some(out))
+    Ok(Some(Printed {
+        path,
+        pages,
+        order_ids: ids,
+    }))
 }
 
-/// Writes (or pipes) a print file of the given labels; returns where it went and its pages.
+/// Writes (or pipes) a print file of the given labels, all made in `format`; returns
+/// where it went and its pages (PDF) or labels (ZPL).
 pub fn deliver(
     ctx: &Ctx,
     cfg: &Config,
     to: &Target<'_>,
-    pdfs: &[Vec<u8>],
+    labels: &[Vec<u8>],
     ids: &[String],
+    format: LabelFormat,
 ) -> anyhow::Result<(String, usize)> {
-    let layout = match cfg.labels.layout {
-        PrintLayout::A6 => Layout::A6,
-        PrintLayout::A4 => Layout::A4 {
-            start: cfg.labels.a4_start,
-        },
+    let (bytes, pages) = if format.is_zpl() {
+        let bytes = print::concat_zpl(labels.iter().map(Vec::as_slice));
+        let blocks = print::zpl_blocks(&bytes);
+        (bytes, blocks)
+    } else {
+        let layout = match cfg.labels.layout {
+            PrintLayout::A6 => Layout::A6,
+            PrintLayout::A4 => Layout::A4 {
+                start: cfg.labels.a4_start,
+            },
+        };
+        print::merge(labels, layout)?
     };
-    let (bytes, pages) = print::merge(pdfs, layout)?;
     if let Some(cmd) = to.print_command {
         pipe(cmd, &bytes, cfg.print_timeout())?;
         return Ok((format!("| {cmd}"), pages));
@@ -86,9 +130,16 @@ pub fn deliver(
             let stamp =
                 time::macros::format_description!("[year][month][day]-[hour][minute][second]");
             let stamp = ctx.clock.now().format(&stamp).unwrap_or_default();
-            reserve_unique(&cfg.labels_dir(), &format!("labels-{stamp}"))?
+            reserve_unique(
+                &cfg.labels_dir(),
+                &format!("labels-{stamp}"),
+                format.extension(),
+            )?
         }
     };
+    let mut ids: Vec<String> = ids.to_vec();
+    ids.dedup();
+    let ids = ids.as_slice();
     // Recorded for purge before it has content: a run killed between writing the file
     // and recording it would leave labels with names and addresses that purge never
     // hears of (issue #8). A record whose file stayed empty is harmless to purge.
@@ -114,6 +165,65 @@ pub fn deliver(
     }
     crate::failpoint::hit("make-labels:print-file-written");
     Ok((path.display().to_string(), pages))
+}
+
+/// Where a pick list goes (issue #19).
+#[derive(Debug, Clone, Copy)]
+pub enum PickTo<'a> {
+    /// `labels/picklist-TIME.pdf` in the labels directory, beside the print files.
+    Default,
+    /// This PDF file (`--pick-list FILE`), replaced if it exists: it holds no personal
+    /// data.
+    File(&'a Path),
+    /// Plain text on stdout (`--pick-list -`).
+    Stdout,
+}
+
+/// Writes the pick list of a print file's orders; returns where it went.
+pub fn write_pick_list(
+    ctx: &Ctx,
+    cfg: &Config,
+    order_ids: &[String],
+    to: PickTo<'_>,
+) -> anyhow::Result<String> {
+    let orders = {
+        let store = ctx.store(COMMAND)?;
+        let mut out: Vec<(String, pick_list::OrderItems)> = Vec::new();
+        for id in order_ids {
+            let items = match out.last() {
+                // The next label of the same order (a multi-collo group).
+                Some((last, items)) if last == id => items.clone(),
+                _ => db::pick_items(store.conn(), id)?,
+            };
+            out.push((id.clone(), items));
+        }
+        out
+    };
+    let list = pick_list::build(&orders);
+    let now = ctx.clock.now();
+    let path = match to {
+        PickTo::Stdout => {
+            use std::io::Write as _;
+            let mut out = std::io::stdout().lock();
+            out.write_all(pick_list::text(&list).as_bytes())
+                .and_then(|()| out.flush())
+                .map_err(|e| anyhow::Error::new(e).context("cannot write the pick list"))?;
+            return Ok("-".into());
+        }
+        PickTo::File(p) => {
+            create_dir_private(p)?;
+            p.to_path_buf()
+        }
+        PickTo::Default => {
+            let stamp =
+                time::macros::format_description!("[year][month][day]-[hour][minute][second]");
+            let stamp = now.format(&stamp).unwrap_or_default();
+            reserve_unique(&cfg.labels_dir(), &format!("picklist-{stamp}"), "pdf")?
+        }
+    };
+    let bytes = pick_list::pdf(&list, now.date())?;
+    files::write_private(&path, &bytes, Durability::Synced, None)?;
+    Ok(path.display().to_string())
 }
 
 /// The error for `--out` onto a file that exists.
@@ -145,16 +255,16 @@ fn reserve(path: &Path) -> std::io::Result<()> {
 /// Most names tried for one second's print file before giving up.
 const MAX_SUFFIX: u32 = 999;
 
-/// Takes the first free name of `STEM.pdf`, `STEM_2.pdf`, `STEM_3.pdf`, … in `dir`
+/// Takes the first free name of `STEM.EXT`, `STEM_2.EXT`, `STEM_3.EXT`, … in `dir`
 /// (created 0700 if need be). `_` sorts after `.`, so the names sort by time, and the
 /// second print file of a second after the first.
-fn reserve_unique(dir: &Path, stem: &str) -> anyhow::Result<PathBuf> {
+pub(crate) fn reserve_unique(dir: &Path, stem: &str, ext: &str) -> anyhow::Result<PathBuf> {
     create_dir_private(&dir.join(stem))?;
     for n in 1..=MAX_SUFFIX {
         let name = if n == 1 {
-            format!("{stem}.pdf")
+            format!("{stem}.{ext}")
         } else {
-            format!("{stem}_{n}.pdf")
+            format!("{stem}_{n}.{ext}")
         };
         let path = dir.join(name);
         match reserve(&path) {

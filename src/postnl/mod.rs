@@ -249,7 +249,10 @@ impl<'a> Client<'a> {
             query: &query,
             body: Some(&body),
         };
-        self.exchange(&call, |b| models::parse_label_response(b, &barcodes))
+        let printer = req.message.printer();
+        self.exchange(&call, |b| {
+            models::parse_label_response_as(b, &barcodes, printer)
+        })
     }
 
     fn backoff(&self, tries: u32) -> Duration {
@@ -628,6 +631,7 @@ mod tests {
                     product_options: Vec::new(),
                     reference: Some("402-0000000-0000000".into()),
                     delivery_date: None,
+                    groups: Vec::new(),
                 })
                 .collect(),
         }

@@ -27,8 +27,37 @@ use time::{Date, Month, OffsetDateTime, PrimitiveDateTime, UtcOffset, Weekday};
 use super::error::PostnlError;
 use crate::logging::Pii;
 
-/// The only printer type this client asks for: one A6 PDF per label.
+/// The default printer type: one A6 PDF per label.
 pub const PRINTER_PDF: &str = "GraphicFile|PDF";
+
+/// The printer types this client asks for (`Message.Printertype`, NOTES §6): PDF, or ZPL
+/// II for a Zebra-compatible thermal printer at 200 or 300 dpi (issue #19). A ZPL label
+/// is drawn for one resolution and cannot be converted afterwards.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Printer {
+    #[default]
+    Pdf,
+    Zpl200,
+    Zpl300,
+}
+
+impl Printer {
+    /// The `Printertype` string PostNL takes.
+    #[must_use]
+    pub fn printer_type(self) -> &'static str {
+        match self {
+            Printer::Pdf => PRINTER_PDF,
+            Printer::Zpl200 => "Zebra|Generic ZPL II 200 dpi",
+            Printer::Zpl300 => "Zebra|Generic ZPL II 300 dpi",
+        }
+    }
+
+    /// True for the ZPL printer types.
+    #[must_use]
+    pub fn is_zpl(self) -> bool {
+        self != Printer::Pdf
+    }
+}
 /// Labelling takes at most four shipments in one request.
 pub const MAX_SHIPMENTS: usize = 4;
 /// `Message.MessageID` is 1–12 characters in the spec.
@@ -320,6 +349,8 @@ pub struct Message {
     time_stamp: Stamp,
     #[serde(rename = "Printertype")]
     printer_type: &'static str,
+    #[serde(skip)]
+    printer: Printer,
 }
 
 impl Message {
@@ -347,7 +378,21 @@ impl Message {
             id,
             time_stamp: Stamp(amsterdam_time(now)),
             printer_type: PRINTER_PDF,
+            printer: Printer::Pdf,
         })
+    }
+
+    /// The same message asking for labels of another printer type.
+    #[must_use]
+    pub fn with_printer(mut self, printer: Printer) -> Self {
+        self.printer = printer;
+        self.printer_type = printer.printer_type();
+        self
+    }
+
+    /// The printer type the labels are asked in.
+    pub fn printer(&self) -> Printer {
+        self.printer
     }
 
     pub fn id(&self) -> &str {
@@ -380,6 +425,35 @@ pub struct Shipment {
     /// Required for letterbox parcels; local Amsterdam time.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub delivery_date: Option<Stamp>,
+    /// The multi-collo group this parcel belongs to (issue #19); empty for a parcel
+    /// that ships alone.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub groups: Vec<Group>,
+}
+
+/// `Groups[]`: a parcel's place in a multi-collo shipment (`GroupType` "03"): its
+/// sequence from 1, the group's size, and the barcode of parcel 1. PostNL takes
+/// insurance `Amounts` only on parcel 1; fulfil sends none.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Group {
+    pub group_type: &'static str,
+    pub group_sequence: u32,
+    pub group_count: u32,
+    pub main_barcode: String,
+}
+
+impl Group {
+    /// Parcel `sequence` of `count` in the multi-collo group of `main_barcode`.
+    #[must_use]
+    pub fn multi_collo(sequence: u32, count: u32, main_barcode: &str) -> Self {
+        Self {
+            group_type: "03",
+            group_sequence: sequence,
+            group_count: count,
+            main_barcode: main_barcode.to_string(),
+        }
+    }
 }
 
 /// `Dimension`: only the weight, in whole grams (≥ 1).
@@ -865,9 +939,20 @@ pub(crate) fn parse_barcode(body: &[u8]) -> Result<String, BodyError> {
 }
 
 /// Parses a 2xx label answer and pairs it with the request's barcodes.
+#[cfg(test)]
 pub(crate) fn parse_label_response(
     body: &[u8],
     barcodes: &[&str],
+) -> Result<LabelResponse, BodyError> {
+    parse_label_response_as(body, barcodes, Printer::Pdf)
+}
+
+/// [`parse_label_response`] for labels asked as `printer`: each label's content must be
+/// of that kind (a PDF, or ZPL II blocks).
+pub(crate) fn parse_label_response_as(
+    body: &[u8],
+    barcodes: &[&str],
+    printer: Printer,
 ) -> Result<LabelResponse, BodyError> {
     let wire: WireLabelResponse = serde_json::from_slice(body)
         .map_err(|e| BodyError::Malformed(crate::transport::json_detail(&e)))?;
@@ -897,7 +982,7 @@ pub(crate) fn parse_label_response(
             .or_else(by_position)
             .and_then(|k| pool.get_mut(k)?.take());
         shipments.push(match found {
-            Some(w) => shipment_result(barcode, w),
+            Some(w) => shipment_result(barcode, w, printer),
             None => ShipmentResult {
                 barcode: barcode.to_string(),
                 product_code: None,
@@ -919,7 +1004,7 @@ pub(crate) fn parse_label_response(
     Ok(LabelResponse { shipments })
 }
 
-fn shipment_result(barcode: &str, w: WireShipment) -> ShipmentResult {
+fn shipment_result(barcode: &str, w: WireShipment, printer: Printer) -> ShipmentResult {
     let outcome = if !w.errors.is_empty() {
         Err(PostnlError::Rejected {
             barcode: barcode.to_string(),
@@ -934,7 +1019,7 @@ fn shipment_result(barcode: &str, w: WireShipment) -> ShipmentResult {
             .into_iter()
             .map(|l| {
                 let label_type = l.label_type.unwrap_or_else(|| "Label".to_string());
-                match decode_pdf(l.content.as_deref().unwrap_or("")) {
+                match decode_label(l.content.as_deref().unwrap_or(""), printer) {
                     Ok(content) => Ok(Label {
                         label_type,
                         output_type: l.output_type,
@@ -958,8 +1043,29 @@ fn shipment_result(barcode: &str, w: WireShipment) -> ShipmentResult {
     }
 }
 
-/// Decodes base64 label content (line breaks allowed) and checks it is a PDF.
-pub fn decode_pdf(content: &str) -> Result<Vec<u8>, &'static str> {
+/// Decodes base64 label content and checks it is what `printer` makes: a PDF, or ZPL II
+/// (one or more `^XA … ^XZ` blocks).
+pub fn decode_label(content: &str, printer: Printer) -> Result<Vec<u8>, &'static str> {
+    if !printer.is_zpl() {
+        return decode_pdf(content);
+    }
+    let bytes = decode_base64(content)?;
+    if !is_zpl(&bytes) {
+        return Err("the label content is not ZPL");
+    }
+    Ok(bytes)
+}
+
+/// True when `bytes` is ZPL II: after leading white space it starts a label (`^XA`, or
+/// `~`-commands such as `~DG` graphics before it) and its last label ends with `^XZ`.
+#[must_use]
+pub fn is_zpl(bytes: &[u8]) -> bool {
+    let trimmed = bytes.trim_ascii();
+    let starts = trimmed.starts_with(b"^XA") || trimmed.starts_with(b"~");
+    starts && trimmed.ends_with(b"^XZ") && trimmed.windows(3).any(|w| w == b"^XA")
+}
+
+fn decode_base64(content: &str) -> Result<Vec<u8>, &'static str> {
     let compact: String = content
         .chars()
         .filter(|c| !c.is_ascii_whitespace())
@@ -967,9 +1073,14 @@ pub fn decode_pdf(content: &str) -> Result<Vec<u8>, &'static str> {
     if compact.is_empty() {
         return Err("the label content is empty");
     }
-    let bytes = base64::engine::general_purpose::STANDARD
+    base64::engine::general_purpose::STANDARD
         .decode(compact.as_bytes())
-        .map_err(|_| "the label content is not valid base64")?;
+        .map_err(|_| "the label content is not valid base64")
+}
+
+/// Decodes base64 label content (line breaks allowed) and checks it is a PDF.
+pub fn decode_pdf(content: &str) -> Result<Vec<u8>, &'static str> {
+    let bytes = decode_base64(content)?;
     if !bytes.starts_with(b"%PDF") {
         return Err("the label content is not a PDF");
     }
@@ -1074,6 +1185,7 @@ mod tests {
                 product_options: Vec::new(),
                 reference: Some("402-1234567-7654321".into()),
                 delivery_date: None,
+                groups: Vec::new(),
             }],
         }
     }
@@ -1110,6 +1222,7 @@ mod tests {
                 ],
                 reference: Some("305-7654321-1234567".into()),
                 delivery_date: None,
+                groups: Vec::new(),
             }],
         }
     }
@@ -1599,6 +1712,60 @@ mod tests {
             r.shipments[0].outcome,
             Err(PostnlError::NoLabel { .. })
         ));
+    }
+
+    /// Issue #19: a ZPL answer is read as ZPL, a PDF where ZPL was asked is refused
+    /// (and the other way round), and the message names the printer type.
+    #[test]
+    fn zpl_labels_are_checked_as_zpl() {
+        let zpl = "^XA^CI28\n^FO64,784^BY2^BCN,176,Y,N,N^FD3SDEVC987123456^FS\n^XZ\n";
+        let zpl_b64 = base64::engine::general_purpose::STANDARD.encode(zpl);
+        let body = |content: &str, output: &str| {
+            format!(
+                r#"{{"ResponseShipments":[{{"Barcode":"3SDEVC987123456",
+                "Labels":[{{"Content":"{content}","Labeltype":"Label","OutputType":"{output}"}}]}}]}}"#
+            )
+        };
+        let r = parse_label_response_as(
+            body(&zpl_b64, "ZPL").as_bytes(),
+            &["3SDEVC987123456"],
+            Printer::Zpl200,
+        )
+        .unwrap();
+        let labels = r.shipments[0].outcome.as_ref().unwrap();
+        assert_eq!(labels[0].content, zpl.as_bytes());
+        assert_eq!(labels[0].output_type.as_deref(), Some("ZPL"));
+        // A PDF when ZPL was asked, and ZPL when a PDF was: that shipment has no label.
+        let r = parse_label_response_as(
+            body(PDF_B64, "PDF").as_bytes(),
+            &["3SDEVC987123456"],
+            Printer::Zpl300,
+        )
+        .unwrap();
+        assert!(matches!(
+            r.shipments[0].outcome,
+            Err(PostnlError::BadLabel {
+                reason: "the label content is not ZPL",
+                ..
+            })
+        ));
+        let r =
+            parse_label_response(body(&zpl_b64, "ZPL").as_bytes(), &["3SDEVC987123456"]).unwrap();
+        assert!(r.shipments[0].outcome.is_err());
+        assert!(!is_zpl(b"^XA no end"));
+        assert!(!is_zpl(b"%PDF-1.4"));
+        assert!(is_zpl(b"  ^XA^XZ\r\n^XA^XZ\n"));
+
+        let now = datetime!(2025-02-03 08:15:00 UTC);
+        for (printer, want) in [
+            (Printer::Pdf, "GraphicFile|PDF"),
+            (Printer::Zpl200, "Zebra|Generic ZPL II 200 dpi"),
+            (Printer::Zpl300, "Zebra|Generic ZPL II 300 dpi"),
+        ] {
+            let m = Message::new("Z1", now).unwrap().with_printer(printer);
+            assert_eq!(m.printer(), printer);
+            assert_eq!(serde_json::to_value(&m).unwrap()["Printertype"], want);
+        }
     }
 
     #[test]

@@ -961,6 +961,14 @@ impl Sandbox {
         lock(&self.shared.state).orders.shipments.clone()
     }
 
+    /// The last label the PostNL half made for a barcode (its decoded bytes, PDF or
+    /// ZPL) and how many labels it made for it.
+    pub fn postnl_label(&self, barcode: &str) -> Option<(Vec<u8>, u32)> {
+        let state = lock(&self.shared.state);
+        let bytes = state.postnl.last_label(barcode)?.to_vec();
+        Some((bytes, state.postnl.labels_made(barcode)))
+    }
+
     /// Feeds created so far, with their uploaded document and processing report.
     pub fn uploaded_feeds(&self) -> Vec<UploadedFeed> {
         lock(&self.shared.state).feeds.uploaded()

@@ -73,6 +73,10 @@
 //!   warning `{"Code":"1280103","Description":"Address is unknown"}`; the label is still made.
 //! * `MessageID` starting with `SBXNEST` → a labelling 400 uses the nested variant
 //!   `{"Errors":{"Error":[{"ErrorMsg","ErrorNumber"}]}}`.
+//! * `Reference` starting with `SANDBOX-GROUP-INSURED` on a child collo of a multi-collo
+//!   group → refused as if it carried an insurance amount (21005, "Child shipment cannot
+//!   contain an insurance amount"), as PostNL does for an account that insures every
+//!   parcel; fulfil itself never sends `Amounts` (issue #19).
 //! * Warnings that real PostNL gives are kept: missing ContactType → 17811, Email longer
 //!   than 50 → 11{CT}07, insured amount on a non-insured product → 17810.
 //!
@@ -118,6 +122,8 @@ pub(crate) const TRIGGER_WARNING: &str = "SANDBOX-WARN";
 pub(crate) const UNKNOWN_ZIPCODE: &str = "9999ZZ";
 /// `MessageID` prefix: a labelling 400 uses the nested `Errors.Error` shape.
 pub(crate) const TRIGGER_NESTED_ERRORS: &str = "SBXNEST";
+/// `Reference` prefix: a child collo counts as insured (refused, 21005).
+pub(crate) const TRIGGER_GROUP_INSURED: &str = "SANDBOX-GROUP-INSURED";
 
 const EU_OTHER_THAN_NL_BE: [&str; 25] = [
     "AT", "BG", "HR", "CY", "DK", "EE", "FI", "FR", "DE", "SI", "GR", "HU", "IE", "IT", "LV", "LT",
@@ -1316,6 +1322,7 @@ impl Checker<'_> {
             &mut warnings,
         );
         let commercial = self.customs(s, &path, product);
+        self.groups(s, &path, barcode.as_deref(), receiver_country.as_deref());
         for key in ["CustomerOrderNumber", "CostCenter", "Content", "CodingText"] {
             self.opt_text(s, key, &path, 35);
         }
@@ -1359,6 +1366,97 @@ impl Checker<'_> {
             commercial,
             warnings,
         })
+    }
+
+    /// `Groups[]` (multi-collo, issue #19): GroupType two digits and MainBarcode
+    /// 11-15 characters (the spec's required fields); for GroupType 03 a GroupSequence
+    /// from 1 to a GroupCount of at least 2, collo 1 naming its own barcode as the main
+    /// one, destinations NL and BE only, and no insurance `Amounts` on a child collo
+    /// (PostNL: "child shipment cannot contain an insurance amount"). The 2100x codes
+    /// are the multicollo range of PostNL's error list; which number is which message is
+    /// the sandbox's choice.
+    fn groups(
+        &mut self,
+        s: &Map<String, Value>,
+        path: &str,
+        barcode: Option<&str>,
+        country: Option<&str>,
+    ) {
+        let list = match s.get("Groups") {
+            None | Some(Value::Null) => return,
+            Some(Value::Array(list)) => list,
+            Some(other) => {
+                self.wrong_type(&format!("{path}.Groups"), other, "array");
+                return;
+            }
+        };
+        for (j, item) in list.iter().enumerate() {
+            let gpath = format!("{path}.Groups[{j}]");
+            let Some(g) = item.as_object() else {
+                self.wrong_type(&gpath, item, "object");
+                continue;
+            };
+            let kind = self
+                .req_text(g, "GroupType", &gpath, 2, None)
+                .unwrap_or_default();
+            if !kind.is_empty() && !is_digits(kind, 2) {
+                self.bad_format(&format!("{gpath}.GroupType"), kind, "two digits");
+            }
+            let main = self
+                .req_text(g, "MainBarcode", &gpath, 15, None)
+                .unwrap_or_default()
+                .to_owned();
+            if !main.is_empty() && main.chars().count() < 11 {
+                self.bad_format(
+                    &format!("{gpath}.MainBarcode"),
+                    &main,
+                    "11 to 15 characters",
+                );
+            }
+            if kind != "03" {
+                continue;
+            }
+            let (Count::Value(seq), Count::Value(total)) =
+                (count(g, "GroupSequence"), count(g, "GroupCount"))
+            else {
+                self.fail(
+                    "21001",
+                    format!("GroupSequence and GroupCount are mandatory for multicollo shipments ({gpath})."),
+                );
+                continue;
+            };
+            if total < 2 || seq < 1 || seq > total {
+                self.fail(
+                    "21001",
+                    format!("GroupSequence {seq} of GroupCount {total} is not a valid collo number ({gpath})."),
+                );
+            }
+            if seq == 1 && barcode.is_some_and(|b| !b.eq_ignore_ascii_case(&main)) {
+                self.fail(
+                    "21003",
+                    format!("MainBarcode of collo 1 must be its own barcode ({gpath})."),
+                );
+            }
+            if !matches!(country, Some("NL" | "BE")) {
+                self.fail(
+                    "21004",
+                    "Multicollo is only possible within the Netherlands and to Belgium.",
+                );
+            }
+            let insured = s
+                .get("Amounts")
+                .and_then(Value::as_array)
+                .is_some_and(|a| !a.is_empty())
+                || s.get("Reference")
+                    .and_then(Value::as_str)
+                    .is_some_and(|r| r.starts_with(TRIGGER_GROUP_INSURED));
+            if seq > 1 && insured {
+                self.fail(
+                    "21005",
+                    "Child shipment cannot contain an insurance amount.",
+                );
+            }
+        }
     }
 
     fn barcode_field(
@@ -2970,6 +3068,73 @@ mod tests {
             &json_of(&resp),
         );
         assert_eq!(state.label_counts().len(), 4);
+    }
+
+    /// Issue #19: a multi-collo group in one request is labelled; a child with an
+    /// insurance amount, a wrong main barcode, a collo number out of range or a group
+    /// abroad are refused as PostNL refuses them.
+    #[test]
+    fn multi_collo_groups_and_their_refusals() {
+        let mut state = PostnlState::new(7);
+        let (a, b) = (nl15(&mut state), nl15(&mut state));
+        let group = |seq: u32, main: &str| json!([{"GroupType": "03", "GroupSequence": seq, "GroupCount": 2, "MainBarcode": main}]);
+        let pair = |edit: &dyn Fn(&mut Value, &mut Value)| {
+            let (mut one, mut two) = (shipment(&a), shipment(&b));
+            one["Groups"] = group(1, &a);
+            two["Groups"] = group(2, &a);
+            edit(&mut one, &mut two);
+            body_with(vec![one, two])
+        };
+        let resp = post_label(&mut state, &pair(&|_, _| {}), None);
+        assert_eq!(resp.status, 200, "{}", String::from_utf8_lossy(&resp.body));
+        let answer = json_of(&resp);
+        assert_eq!(answer["ResponseShipments"].as_array().unwrap().len(), 2);
+        assert_eq!(state.labels_made(&a), 1);
+        assert_eq!(state.labels_made(&b), 1);
+        let recorded = &state.shipments()[1].shipment;
+        assert_eq!(recorded["Groups"][0]["MainBarcode"], json!(a));
+
+        let insured = json!([{"AmountType": "02", "Currency": "EUR", "Value": "500.00"}]);
+        let cases: Vec<(&str, Value)> = vec![
+            ("21005", pair(&|_, two| two["Amounts"] = insured.clone())),
+            ("21003", pair(&|one, _| one["Groups"] = group(1, &b))),
+            (
+                "21001",
+                pair(&|_, two| two["Groups"][0]["GroupSequence"] = json!(3)),
+            ),
+            (
+                "4",
+                pair(&|_, two| {
+                    two["Groups"][0]
+                        .as_object_mut()
+                        .unwrap()
+                        .remove("MainBarcode");
+                }),
+            ),
+        ];
+        for (code, body) in cases {
+            let resp = post_label(&mut state, &body, None);
+            assert_eq!(resp.status, 400, "{code}");
+            let codes: Vec<String> = label_errors_of(&resp).into_iter().map(|(c, _)| c).collect();
+            assert!(codes.iter().any(|c| c == code), "{code}: {codes:?}");
+        }
+        // The insurance amount on parcel 1 is fine (a warning for this uninsured product).
+        let resp = post_label(
+            &mut state,
+            &pair(&|one, _| one["Amounts"] = insured.clone()),
+            None,
+        );
+        assert_eq!(resp.status, 200, "{}", String::from_utf8_lossy(&resp.body));
+        // Abroad (here Germany) there is no multi-collo.
+        let (c, d) = (eu13(&mut state), eu13(&mut state));
+        let (mut one, mut two) = (de_shipment(&c), de_shipment(&d));
+        one["Groups"] =
+            json!([{"GroupType": "03", "GroupSequence": 1, "GroupCount": 2, "MainBarcode": c}]);
+        two["Groups"] =
+            json!([{"GroupType": "03", "GroupSequence": 2, "GroupCount": 2, "MainBarcode": c}]);
+        let resp = post_label(&mut state, &body_with(vec![one, two]), None);
+        assert_eq!(resp.status, 400);
+        assert!(label_errors_of(&resp).iter().any(|(c, _)| c == "21004"));
     }
 
     #[test]

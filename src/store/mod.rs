@@ -39,6 +39,7 @@ const MIGRATIONS: &[(u32, &str)] = &[
     (4, include_str!("migrations/0004_audit.sql")),
     (5, include_str!("migrations/0005_tedb.sql")),
     (6, include_str!("migrations/0006_vies.sql")),
+    (9, include_str!("migrations/0009_parcels.sql")),
     (11, include_str!("migrations/0011_deadlines.sql")),
 ];
 
@@ -642,6 +643,57 @@ mod tests {
             WriterLock::take(&dir.path().join("none.db")),
             Err(StoreError::Missing(_))
         ));
+    }
+
+    /// Issue #19: migration 9 keeps every parcel and label of an older database, as
+    /// parcel 1 of 1 with a PDF label, and keys them by order and parcel number.
+    #[test]
+    fn migration_9_keeps_parcels_and_labels() {
+        let conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch("PRAGMA foreign_keys = ON;").unwrap();
+        for (n, sql) in MIGRATIONS.iter().filter(|(n, _)| *n < 9) {
+            conn.execute_batch(sql)
+                .unwrap_or_else(|e| panic!("{n}: {e}"));
+        }
+        conn.execute_batch(
+            "INSERT INTO orders(order_id, marketplace_id, fulfilled_by, amazon_status, stage,
+                created_at, amazon_updated_at, first_seen_at, synced_at)
+             VALUES ('028-1', 'M', 'MERCHANT', 'SHIPPED', 'shipped', 't', 't', 't', 't');
+             INSERT INTO parcels(order_id, barcode, product_code, weight_g, reserved_at,
+                labelled_at, confirmed_at) VALUES ('028-1', '3SDEVC1', '3085', 900, 'r', 'l', 'c');
+             INSERT INTO label_files(order_id, barcode, label_type, pdf, created_at)
+                VALUES ('028-1', '3SDEVC1', 'Label', x'25504446', 'l');",
+        )
+        .unwrap();
+        let nine = MIGRATIONS.iter().find(|(n, _)| *n == 9).unwrap().1;
+        conn.execute_batch(nine).unwrap();
+        let p = labels::parcels(&conn, "028-1").unwrap();
+        assert_eq!(p.len(), 1);
+        assert_eq!((p[0].parcel_no, p[0].parcel_count), (1, 1));
+        assert_eq!(p[0].items, None);
+        assert_eq!(p[0].barcode, "3SDEVC1");
+        assert_eq!(p[0].weight_g, 900);
+        assert_eq!(p[0].confirmed_at.as_deref(), Some("c"));
+        let l = labels::label_files(&conn, "028-1").unwrap();
+        assert_eq!(l.len(), 1);
+        assert_eq!((l[0].parcel_no, l[0].format.as_str()), (1, "pdf"));
+        assert_eq!(l[0].bytes, b"%PDF");
+        let leftovers: i64 = conn
+            .query_row(
+                "SELECT count(*) FROM sqlite_master WHERE name LIKE '%_v8'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(leftovers, 0);
+        // A second parcel of the same order is a row of its own now.
+        conn.execute_batch(
+            "INSERT INTO parcels(order_id, parcel_no, parcel_count, items, barcode,
+                product_code, weight_g, package_reference_id, reserved_at)
+             VALUES ('028-1', 2, 2, '[[\"1\",1]]', '3SDEVC2', '3085', 500, '2', 'r');",
+        )
+        .unwrap();
+        assert_eq!(labels::parcels(&conn, "028-1").unwrap().len(), 2);
     }
 
     #[test]

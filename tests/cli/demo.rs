@@ -33,6 +33,7 @@ fn the_demo_runs_two_days_and_purges_the_first() {
         ("day 0", "init"),
         ("day 0", "rates update"),
         ("day 0", "sync-orders"),
+        ("day 0", "review split"),
         ("day 0", "make-labels"),
         ("day 0", "make-invoices"),
         ("day 31", "purge"),
@@ -44,17 +45,27 @@ fn the_demo_runs_two_days_and_purges_the_first() {
     .map(|(d, n)| ((*d).to_string(), (*n).to_string()))
     .collect();
     assert_eq!(steps, expected);
+    // Issue #19: one order of the first day ships as two parcels, and the table says so.
+    let split = &s["steps"][3]["summary"];
+    assert_eq!(split["parcels"], 2, "{split}");
+    let labels0 = &s["steps"][4]["summary"];
+    assert_eq!(labels0["multi_collo"], 1, "{labels0}");
+    assert_eq!(
+        labels0["parcels"].as_u64().unwrap(),
+        labels0["labelled"].as_u64().unwrap() + 1,
+        "{labels0}"
+    );
+    assert_eq!(labels0["confirmed"], labels0["parcels"], "{labels0}");
     // Issue #23: on a normal day no order is late once the labels are made.
-    let labels0 = &s["steps"][3]["summary"];
     assert_eq!(labels0["ship_by"]["late"], 0, "{labels0}");
-    let day0 = &s["steps"][4]["summary"];
+    let day0 = &s["steps"][5]["summary"];
     assert!(day0["issued"].as_u64().unwrap() > 0, "{day0}");
     assert_eq!(day0["failed"], 0, "{day0}");
     assert_eq!(day0["held"], 0, "{day0}");
     // Day 31: the first day's feeds are done by now and their reports read.
-    let day31 = &s["steps"][8]["summary"];
+    let day31 = &s["steps"][9]["summary"];
     assert_eq!(day31["accepted"], day0["uploaded"], "{day31}");
-    let purge = &s["steps"][5]["summary"];
+    let purge = &s["steps"][6]["summary"];
     assert!(purge["purged"].as_u64().unwrap() > 0, "{purge}");
 
     // The first day's print file and invoices went with the purge; the second day's
@@ -78,6 +89,21 @@ fn the_demo_runs_two_days_and_purges_the_first() {
     assert_eq!(st["uploads"]["accepted"], day0["uploaded"], "{st}");
     assert_eq!(st["uploads"]["submitted"], day31["uploaded"], "{st}");
     let shown = s["invoices"].as_array().unwrap();
+    // The table names the split and the parcels.
+    let r = env.run(&[
+        "demo",
+        "--orders",
+        "60",
+        "--dir",
+        env.dir.path().join("demo2").to_str().unwrap(),
+    ]);
+    r.assert_code(0);
+    assert!(
+        r.stdout.contains("ships as 2 parcels (PostNL multi-collo)")
+            && r.stdout.contains("(1 of them as several parcels;"),
+        "{}",
+        r.stdout
+    );
     assert_eq!(shown.len(), 3.min(left));
     for p in shown {
         assert!(

@@ -216,7 +216,7 @@ fn make_labels_and_make_invoices_on_a_full_disk_fail_cleanly_and_reruns_complete
     assert_intact(&env);
     assert_eq!(unprinted(), made, "nothing was marked printed");
     let pdfs = |dir: &Path| {
-        files_under(dir)
+        crate::common::print_files_under(dir)
             .into_iter()
             .filter(|p| p.extension() == Some(OsStr::new("pdf")))
             .count() as u64

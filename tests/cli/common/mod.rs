@@ -274,6 +274,18 @@ pub fn contains(hay: &[u8], needle: &str) -> bool {
 }
 
 /// Every file under a directory, recursively.
+/// The files under a labels directory but its pick lists (`picklist-*`, issue #19: they
+/// hold no personal data, and purge leaves them).
+pub fn print_files_under(dir: &Path) -> Vec<PathBuf> {
+    files_under(dir)
+        .into_iter()
+        .filter(|p| {
+            !p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with("picklist-"))
+        })
+        .collect()
+}
+
 pub fn files_under(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
