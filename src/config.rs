@@ -647,6 +647,8 @@ impl Default for RetentionSection {
 
 /// `[invoices]`: numbering, language, VAT options, Amazon upload and exchange rates for
 /// `fulfil make-invoices` and `fulfil tax-report` (issue #6).
+// Each flag is its own documented config key, as in the TOML.
+#[allow(clippy::struct_excessive_bools)]
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct InvoicesSection {
@@ -693,6 +695,25 @@ pub struct InvoicesSection {
     /// Days a VIES answer is reused for the same number (1 to 365).
     #[serde(default = "default_vies_reuse_days")]
     pub vies_reuse_days: u32,
+    /// Read the refunds Amazon paid out (Finances API, Finance and Accounting role) and
+    /// issue a credit note for each (issue #17). Never with `vcs`.
+    #[serde(default = "default_true")]
+    pub refunds: bool,
+    /// What a refund's credit note sends as `metadata:transactionid`: `refund` (Amazon's
+    /// adjustment item id of the refund) or `number` (the credit note's own number).
+    #[serde(default)]
+    pub credit_note_transaction_id: TransactionIdSource,
+}
+
+/// Where the `metadata:transactionid` of a refund's credit note comes from (issue #17).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TransactionIdSource {
+    /// The refund's own identifier (its first `OrderAdjustmentItemId`).
+    #[default]
+    Refund,
+    /// The credit note's number.
+    Number,
 }
 
 /// One configured VAT rate: `rate` percent for `category` in `country`, from `valid_from`
@@ -755,6 +776,8 @@ impl Default for InvoicesSection {
             ecb_endpoint: None,
             vies_endpoint: None,
             vies_reuse_days: default_vies_reuse_days(),
+            refunds: true,
+            credit_note_transaction_id: TransactionIdSource::Refund,
         }
     }
 }

@@ -201,6 +201,7 @@ impl Drafter {
             corrects: None,
             computation: priced.computation,
             doc,
+            refund: None,
         })
     }
 
@@ -211,6 +212,28 @@ impl Drafter {
         original: &Issued,
         today: Date,
     ) -> Result<Result<Draft, Refusal>, StoredError> {
+        self.correction(original, &Refund::Full, None, today)
+    }
+
+    /// The credit note of a refund Amazon paid out (issue #17): `lines` of the invoice
+    /// `original`, dated `today`, its tax point the seller's day the refund was posted.
+    pub fn refund_credit_note(
+        &self,
+        original: &Issued,
+        lines: Vec<vat::RefundLine>,
+        refund: RefundOf,
+        today: Date,
+    ) -> Result<Result<Draft, Refusal>, StoredError> {
+        self.correction(original, &Refund::Lines(lines), Some(refund), today)
+    }
+
+    fn correction(
+        &self,
+        original: &Issued,
+        what: &Refund,
+        refund: Option<RefundOf>,
+        today: Date,
+    ) -> Result<Result<Draft, Refusal>, StoredError> {
         let invoice: InvoiceDocument =
             serde_json::from_str(&original.document).map_err(StoredError::Document)?;
         let computation: Computation =
@@ -219,9 +242,14 @@ impl Drafter {
             return Ok(Err(Refusal::new("buyer_data_removed")));
         };
         let buyer: BuyerBlock = serde_json::from_str(buyer).map_err(StoredError::Buyer)?;
-        let reversed = match credit_note(&computation, &Refund::Full) {
+        let reversed = match credit_note(&computation, what) {
             Ok(c) => c,
             Err(e) => return Ok(Err(vat_refusal(&e))),
+        };
+        let reason = if refund.is_some() {
+            issue::refund_reason(invoice.lang)
+        } else {
+            issue::cancellation_reason(invoice.lang)
         };
         let doc = InvoiceDocument::from_computation(
             &reversed,
@@ -233,7 +261,7 @@ impl Drafter {
                 corrects: Some(OriginalInvoice {
                     number: original.number.clone(),
                     issue_date: invoice.issue_date,
-                    reason: Some(issue::cancellation_reason(invoice.lang).to_string()),
+                    reason: Some(reason.to_string()),
                 }),
                 // The rate of the invoice, so that the EUR figures cancel out exactly.
                 eur_rate: invoice.eur_vat.as_ref().map(|e| e.rate.clone()),
@@ -255,8 +283,19 @@ impl Drafter {
             corrects: Some(original.id),
             computation: reversed,
             doc,
+            refund,
         }))
     }
+}
+
+/// The refund a credit note is made for (issue #17).
+#[derive(Debug, Clone)]
+pub struct RefundOf {
+    /// The refund's identity in the store (`refunds.refund_key`).
+    pub key: String,
+    /// The seller's day the refund was paid: the credit note's tax point, so the refund
+    /// enters the quarter in which it was paid.
+    pub paid_on: Date,
 }
 
 /// A stored document, computation or customer block that cannot be read back.
@@ -303,6 +342,9 @@ pub struct Draft {
     pub corrects: Option<i64>,
     pub computation: Computation,
     pub doc: InvoiceDocument,
+    /// For the credit note of a refund: which one (marked credited in the same
+    /// transaction) and the day it was paid.
+    pub refund: Option<RefundOf>,
 }
 
 /// A numbered draft, rendered: what the store keeps of it and the PDF to write.
@@ -336,12 +378,15 @@ impl Draft {
         let buyer_json = serde_json::to_string(&self.doc.buyer)?;
         let document_json = serde_json::to_string(&self.doc.clone().without_buyer())?;
         let computation_json = serde_json::to_string(&self.computation)?;
-        let ledger = ledger::entry(
+        let mut ledger = ledger::entry(
             &self.doc,
             &self.computation,
             &self.marketplace_id,
             self.is_business,
         );
+        if let Some(r) = &self.refund {
+            ledger.tax_point = r.paid_on;
+        }
         Ok(Ok(Sealed {
             document_sha256: sha256_hex(full.as_bytes()),
             pdf_sha256: sha256_hex(&pdf),

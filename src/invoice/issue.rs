@@ -478,6 +478,15 @@ pub fn cancellation_reason(lang: Lang) -> &'static str {
     }
 }
 
+/// Why a credit note for a refund is issued, as printed (issue #17).
+pub fn refund_reason(lang: Lang) -> &'static str {
+    match lang {
+        Lang::En => "Refund",
+        Lang::Nl => "Terugbetaling",
+        Lang::De => "Erstattung",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

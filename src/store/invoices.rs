@@ -359,7 +359,7 @@ pub fn issue_documents(
         };
         let path = batch.dir.join(format!("{}.pdf", d.doc.number));
         let path_text = path.to_string_lossy().into_owned();
-        insert_document(
+        let id = insert_document(
             &tx,
             &NewDocument {
                 prefix: &d.prefix,
@@ -378,6 +378,9 @@ pub fn issue_documents(
                 urgent: d.is_business,
             },
         )?;
+        if let Some(r) = &d.refund {
+            super::refunds::mark_credited(&tx, &r.key, id, at)?;
+        }
         if let Some(v) = &d.vies {
             vies_db::record_for_document(&tx, &d.doc.number, &v.country_code, &v.check, v.reused)?;
             if !v.check.valid {

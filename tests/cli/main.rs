@@ -15,6 +15,7 @@ mod make_invoices;
 mod make_labels;
 mod purge;
 mod rates;
+mod refunds;
 mod reliability;
 mod review;
 mod rotate_key;
