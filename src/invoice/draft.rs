@@ -238,10 +238,23 @@ impl Drafter {
             serde_json::from_str(&original.document).map_err(StoredError::Document)?;
         let computation: Computation =
             serde_json::from_str(&original.computation).map_err(StoredError::Computation)?;
-        let Some(buyer) = &original.buyer else {
-            return Ok(Err(Refusal::new("buyer_data_removed")));
+        // A refund can be paid after the customer's data was removed (a return more than
+        // 30 days after dispatch): its credit note then names the invoice and carries
+        // every figure, with the customer block removed as on the purged invoice (issue
+        // #17). A cancellation has always been credited before the removal.
+        let buyer: Option<BuyerBlock> = match &original.buyer {
+            Some(b) => Some(serde_json::from_str(b).map_err(StoredError::Buyer)?),
+            None if refund.is_some() => None,
+            None => return Ok(Err(Refusal::new("buyer_data_removed"))),
         };
-        let buyer: BuyerBlock = serde_json::from_str(buyer).map_err(StoredError::Buyer)?;
+        let removed = buyer.is_none();
+        let buyer = buyer.unwrap_or_else(|| BuyerBlock {
+            name: String::new(),
+            company: None,
+            address_lines: Vec::new(),
+            country: String::new(),
+            vat_id: computation.buyer_vat_id.clone(),
+        });
         let reversed = match credit_note(&computation, what) {
             Ok(c) => c,
             Err(e) => return Ok(Err(vat_refusal(&e))),
@@ -271,6 +284,7 @@ impl Drafter {
             buyer,
         );
         let doc = match doc {
+            Ok(d) if removed => d.without_buyer(),
             Ok(d) => d,
             Err(e) => return Ok(Err(Refusal::new("document_invalid").detail(e.to_string()))),
         };
@@ -353,8 +367,9 @@ pub struct Sealed {
     /// The document without the customer block.
     pub document_json: String,
     pub computation_json: String,
-    /// The customer block (personal data).
-    pub buyer_json: String,
+    /// The customer block (personal data); `None` for a refund's credit note issued after
+    /// the customer's data was removed (issue #17).
+    pub buyer_json: Option<String>,
     /// SHA-256 of the full document (with the customer block).
     pub document_sha256: String,
     pub pdf_sha256: String,
@@ -375,7 +390,10 @@ impl Draft {
             Err(e) => return Ok(Err(Refusal::new("render_failed").detail(e.to_string()))),
         };
         let full = serde_json::to_string(&self.doc)?;
-        let buyer_json = serde_json::to_string(&self.doc.buyer)?;
+        let buyer_json = match &self.doc.buyer {
+            Some(b) => Some(serde_json::to_string(b)?),
+            None => None,
+        };
         let document_json = serde_json::to_string(&self.doc.clone().without_buyer())?;
         let computation_json = serde_json::to_string(&self.computation)?;
         let mut ledger = ledger::entry(

@@ -429,3 +429,45 @@ fn refunds_leak_no_personal_data_at_trace_level() {
     );
     assert!(Path::new(&env.data().join("invoices").join("CN-2026-000001.pdf")).exists());
 }
+
+#[test]
+fn a_refund_after_the_customers_data_went_is_credited_without_it() {
+    let mut env = invoiced();
+    // Confirmed and purged: 31 days later the customer block is gone.
+    later(&mut env, time::Duration::days(31));
+    env.run(&["purge"]).assert_code(0);
+    let posted = fulfil::clock::rfc3339(env.sb().now() - time::Duration::hours(1));
+    env.sb()
+        .add_refund(refund(
+            ORDER,
+            &posted,
+            &[("FLX-LAMP-1", LAMP, "91001", 1, &[("Principal", -30.25)])],
+        ))
+        .unwrap();
+    later(&mut env, time::Duration::hours(1));
+    let s = make_invoices(&env, 0);
+    assert_eq!(s["refund_credit_notes"], 1, "{s}");
+    let cn = credit_notes(&env);
+    assert_eq!(cn.len(), 1);
+    assert!(
+        cn[0].starts_with("CN-2026-000001|-30.25|-5.25|-25.00|"),
+        "{cn:?}"
+    );
+    let text = pdf_text(&env.data().join("invoices").join("CN-2026-000001.pdf"));
+    assert!(
+        text.contains("removed under the data retention policy"),
+        "{text}"
+    );
+    assert!(!text.contains("Sanne Jansen"), "{text}");
+    assert_eq!(env.count("SELECT count(*) FROM invoice_pii"), 0);
+    // A second run neither repairs nor re-issues anything.
+    let s = make_invoices(&env, 0);
+    assert_eq!(
+        (
+            s["refund_credit_notes"].as_u64(),
+            s["files_repaired"].as_u64()
+        ),
+        (Some(0), Some(0)),
+        "{s}"
+    );
+}
