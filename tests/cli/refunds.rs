@@ -471,3 +471,75 @@ fn a_refund_after_the_customers_data_went_is_credited_without_it() {
         "{s}"
     );
 }
+
+#[test]
+fn refund_reads_and_credit_note_uploads_resume_after_temporary_errors_and_are_rejected_like_invoices()
+ {
+    let mut env = invoiced();
+    settle_uploads(&env, 4);
+    env.sb()
+        .add_refund(refund(
+            ORDER,
+            "2026-11-21T12:00:00Z",
+            &[("FLX-LAMP-1", LAMP, "92001", 1, &[("Principal", -30.25)])],
+        ))
+        .unwrap();
+    later(&mut env, time::Duration::days(2));
+    // Amazon's Finances API answers 503: nothing is credited, the run says "temporary".
+    env.sb().set_faults("503=1,only=/finances".parse().unwrap());
+    let s = make_invoices(&env, 4);
+    assert_eq!(s["refund_credit_notes"], 0, "{s}");
+    assert!(s["refunds_paused"].is_string(), "{s}");
+    // Then createFeed answers 503: the credit note is issued, its upload waits.
+    env.sb()
+        .set_faults("503=1,only=/feeds/2021-06-30/feeds".parse().unwrap());
+    let s = make_invoices(&env, 4);
+    assert_eq!(s["refund_credit_notes"], 1, "{s}");
+    assert!(s["upload_paused"].is_string(), "{s}");
+    env.sb().set_faults(fulfil::sandbox::FaultSpec::none());
+    let s = settle_uploads(&env, 4);
+    assert_eq!(s["upload_pending"], 0, "{s}");
+    let feeds = env.sb().uploaded_feeds();
+    let accepted: Vec<&str> = feeds
+        .iter()
+        .filter(|f| f.accepted)
+        .map(|f| f.feed_options["metadata:invoicenumber"].as_str())
+        .collect();
+    assert_eq!(accepted, vec!["INV-2026-000001", "CN-2026-000001"]);
+
+    // An invoice issued against Amazon's VAT (after review) is credited the same way;
+    // Amazon refuses the credit note as it refused the invoice (VAT above the order's).
+    let mut env = TestEnv::sandboxed(0);
+    let order = Order::new(
+        "028-0000017-0000003",
+        NL,
+        "NL",
+        vec![item("FLX-MUG-350", "24.19", "1.00")],
+    );
+    order.add_to(&env);
+    env.run(&["sync-orders"]).assert_code(0);
+    make_invoices(&env, 3);
+    env.run(&["make-invoices", "--accept-difference", &order.id])
+        .assert_code(0);
+    env.sb()
+        .add_refund(refund(
+            &order.id,
+            "2026-11-21T12:00:00Z",
+            &[("FLX-MUG-350", MUG, "92002", 1, &[("Principal", -24.19)])],
+        ))
+        .unwrap();
+    later(&mut env, time::Duration::days(2));
+    let s = settle_uploads(&env, 4);
+    assert_eq!(s["upload_pending"], 0, "{s}");
+    let codes = env.query(
+        "SELECT i.number || ':' || u.status || ':' || coalesce(u.error_code, '') FROM invoice_uploads u
+         JOIN invoices i ON i.id = u.invoice_id ORDER BY i.number",
+    );
+    assert_eq!(
+        codes,
+        vec![
+            "CN-2026-000001:rejected:79513",
+            "INV-2026-000001:rejected:79513"
+        ]
+    );
+}
