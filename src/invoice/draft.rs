@@ -25,7 +25,7 @@ use super::render::{
 use super::vat::{
     self, Computation, Currency, Lang, Refund, compare_with_amazon, compute, credit_note,
 };
-use crate::config::{Config, ConfigError};
+use crate::config::{Config, ConfigError, DocumentLanguage};
 use crate::files::sha256_hex;
 use crate::store::invoices::Issued;
 use crate::store::orders::PiiRow;
@@ -35,8 +35,10 @@ use crate::zone::SellerZone;
 /// What the configuration fixes for a whole run.
 pub struct Drafter {
     pub seller: vat::Seller,
-    pub seller_block: SellerBlock,
-    pub lang: Lang,
+    /// The supplier block in each language, in the order of [`Lang::ALL`].
+    pub seller_blocks: Vec<SellerBlock>,
+    /// `invoices.language`.
+    pub language: DocumentLanguage,
     pub table: RateTable,
     /// The seller's zone: every date of a document is the seller's day (issue #15).
     pub zone: SellerZone,
@@ -55,10 +57,14 @@ impl Drafter {
             ConfigError::new(&src, Some(key), "is needed on every invoice")
                 .with_hint("fill in [seller]: legal name, VAT id, street, zipcode, city and email")
         };
-        let seller_block = issue::seller_block(&cfg.seller, inv.language).map_err(missing)?;
+        let seller_blocks = Lang::ALL
+            .iter()
+            .map(|l| issue::seller_block(&cfg.seller, *l))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(missing)?;
         let seller = vat::Seller {
             country: cfg.seller.country.clone().unwrap_or_else(|| "NL".into()),
-            vat_id: seller_block.vat_id.clone(),
+            vat_id: seller_blocks[0].vat_id.clone(),
             oss: inv.oss,
         };
         // The engine refuses anything but a Dutch seller with a Dutch VAT number; say so now
@@ -90,8 +96,8 @@ impl Drafter {
             .map_err(|e| ConfigError::new(&src, Some("seller.timezone"), e.to_string()))?;
         Ok(Drafter {
             seller,
-            seller_block,
-            lang: inv.language,
+            seller_blocks,
+            language: inv.language,
             table,
             zone,
             tax_categories: inv.tax_categories.clone(),
@@ -118,12 +124,19 @@ impl Drafter {
         if let Err(n) = crate::order_check::check(facts.grand_total.as_deref(), &facts.items) {
             return Err(Refusal::new(n.reason).detail(n.detail));
         }
+        let lang = match self.language {
+            DocumentLanguage::Fixed(l) => l,
+            DocumentLanguage::Marketplace => issue::marketplace_language(
+                &facts.marketplace_id,
+                pii.and_then(|p| p.postal_code.as_deref()),
+            ),
+        };
         issue::prepare(
             facts,
             pii,
             &self.seller,
             &self.tax_categories,
-            self.lang,
+            lang,
             &self.zone,
         )
     }
@@ -160,11 +173,12 @@ impl Drafter {
         {
             return Err(Refusal::new("amazon_totals_differ").detail(m.to_string()));
         }
-        let buyer = issue::buyer_block(pii, is_business, self.lang)?;
+        let buyer = issue::buyer_block(pii, is_business, prepared.lang)?;
         Ok(Priced {
             vies,
             computation,
             buyer,
+            lang: prepared.lang,
         })
     }
 
@@ -186,9 +200,9 @@ impl Drafter {
                 marketplace: issue::marketplace_name(&facts.marketplace_id),
                 corrects: None,
                 eur_rate,
-                lang: self.lang,
+                lang: priced.lang,
             },
-            self.seller_block.clone(),
+            self.seller_blocks[priced.lang.index()].clone(),
             priced.buyer,
         )
         .map_err(|e| Refusal::new("document_invalid").detail(e.to_string()))?;
@@ -280,7 +294,7 @@ impl Drafter {
                 eur_rate: invoice.eur_vat.as_ref().map(|e| e.rate.clone()),
                 lang: invoice.lang,
             },
-            self.seller_block.clone(),
+            self.seller_blocks[invoice.lang.index()].clone(),
             buyer,
         );
         let doc = match doc {
@@ -336,6 +350,7 @@ pub struct Priced {
     vies: Option<ViesUse>,
     computation: Computation,
     buyer: BuyerBlock,
+    lang: Lang,
 }
 
 impl Priced {
