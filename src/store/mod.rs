@@ -16,6 +16,7 @@ pub mod invoices;
 pub mod labels;
 pub mod orders;
 pub mod purge;
+pub mod refunds;
 pub mod state;
 pub mod tedb;
 pub mod vies;
@@ -38,6 +39,7 @@ const MIGRATIONS: &[(u32, &str)] = &[
     (4, include_str!("migrations/0004_audit.sql")),
     (5, include_str!("migrations/0005_tedb.sql")),
     (6, include_str!("migrations/0006_vies.sql")),
+    (7, include_str!("migrations/0007_refunds.sql")),
     (9, include_str!("migrations/0009_parcels.sql")),
 ];
 

@@ -16,6 +16,7 @@ mod make_labels;
 mod print_desk;
 mod purge;
 mod rates;
+mod refunds;
 mod reliability;
 mod review;
 mod rotate_key;
