@@ -176,7 +176,14 @@ fn plan(
 fn printable_pii(p: PiiRow) -> Result<PiiRow, &'static str> {
     use crate::printable::{UNPRINTABLE, sensible};
     let given = |v: &Option<String>| v.as_ref().is_some_and(|s| !s.trim().is_empty());
-    let clean = |v: &Option<String>| v.as_deref().and_then(sensible);
+    // Then what belongs on no label (emoji, symbols) goes too: nothing of it may reach
+    // PostNL in any field (issue #18).
+    let clean = |v: &Option<String>| {
+        v.as_deref()
+            .and_then(sensible)
+            .map(|s| address::label_text(&s))
+            .filter(|s| crate::printable::has_text(s))
+    };
     let out = PiiRow {
         recipient_name: clean(&p.recipient_name),
         recipient_company: clean(&p.recipient_company),

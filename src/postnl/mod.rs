@@ -21,6 +21,8 @@
 //! in requests is [`crate::logging::Pii`]; no body, request or answer, is logged.
 
 pub mod address;
+#[cfg(test)]
+mod address_corpus;
 pub mod error;
 pub mod models;
 #[cfg(test)]

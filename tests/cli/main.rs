@@ -2,6 +2,7 @@
 
 mod common;
 
+mod addresses;
 mod audit;
 mod clocks;
 mod completions;
