@@ -88,13 +88,17 @@ pub fn run(ctx: &Ctx, args: &MakeLabelsArgs) -> anyhow::Result<Outcome> {
     files::sweep_temp_files(&cfg.labels_dir());
 
     // 1. Plan: address, product, weight. Orders that need a person go to review now.
-    let planned = labels::plan::ready(ctx, cfg, &mut counts)?;
+    // One PostNL client for the run, made on first use: the postal-code checks of the
+    // plan and the label calls share PostNL's calls per minute (issue #18).
+    let postnl_client = std::cell::OnceCell::new();
+    let register = labels::postcode::Register::new(ctx, cfg, &postnl_client);
+    let planned = labels::plan::ready(ctx, cfg, &register, &mut counts)?;
 
     let mut stop: Option<anyhow::Error> = None;
     let confirm_now = !args.no_confirm && cfg.labels.confirm_shipment == ConfirmMode::OnLabel;
     let mut amazon: Option<spapi::Client<'_>> = None;
     if !planned.is_empty() {
-        let labeller = Labeller::new(ctx, cfg, sender, now)?;
+        let labeller = Labeller::new(ctx, cfg, register.client()?, sender, now);
         let bar = ctx.ui.progress(planned.len() as u64, "labels");
         // 2 and 3, four parcels at a time: barcodes, committed together before the
         // label call, then one label call for the four.
@@ -172,6 +176,8 @@ pub fn run(ctx: &Ctx, args: &MakeLabelsArgs) -> anyhow::Result<Outcome> {
             "failed": counts.failed,
             "confirmed": counts.confirmed,
             "confirm_failed": counts.confirm_failed,
+            "postcode_checks": register.calls.get(),
+            "postcode_cached": register.cached.get(),
             "print_file": print_file.as_ref().map(|(p, _)| p.clone()),
             "pages": print_file.as_ref().map_or(0, |(_, n)| *n),
         }),

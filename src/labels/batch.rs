@@ -60,7 +60,7 @@ pub enum Chunk {
 pub struct Labeller<'a> {
     ctx: &'a Ctx,
     cfg: &'a Config,
-    client: pn::Client<'a>,
+    client: &'a pn::Client<'a>,
     sender: Sender,
     now: OffsetDateTime,
 }
@@ -71,16 +71,17 @@ impl<'a> Labeller<'a> {
     pub fn new(
         ctx: &'a Ctx,
         cfg: &'a Config,
+        client: &'a pn::Client<'a>,
         sender: Sender,
         now: OffsetDateTime,
-    ) -> anyhow::Result<Self> {
-        Ok(Self {
+    ) -> Self {
+        Self {
             ctx,
             cfg,
-            client: postnl_client(ctx, cfg)?,
+            client,
             sender,
             now,
-        })
+        }
     }
 
     /// Barcodes for a batch, committed together before the label call, then one label
@@ -92,7 +93,7 @@ impl<'a> Labeller<'a> {
         for p in chunk {
             match parcel_for(
                 ctx,
-                &self.client,
+                self.client,
                 &self.sender.customer_code,
                 &self.sender.customer_number,
                 p,
@@ -130,7 +131,7 @@ impl<'a> Labeller<'a> {
         }
         if let Err(e) = label_batch(
             ctx,
-            &self.client,
+            self.client,
             self.cfg,
             &self.sender.address,
             &ready,
@@ -233,7 +234,9 @@ fn sender(cfg: &Config) -> anyhow::Result<Address> {
     })
 }
 
-fn postnl_client<'a>(ctx: &'a Ctx, cfg: &Config) -> anyhow::Result<pn::Client<'a>> {
+/// The run's PostNL client: the label calls and the postal-code checks share it, and
+/// with it PostNL's calls per minute.
+pub fn postnl_client<'a>(ctx: &'a Ctx, cfg: &Config) -> anyhow::Result<pn::Client<'a>> {
     let key: SecretString = cfg.resolve_secret(&cfg.postnl.api_key())?;
     let client = pn::Client::new(
         ctx.http()?,

@@ -5,11 +5,13 @@
 //! from: its name, reservation and writing, or a print command) with
 //! [`print`](mod@print) (the merging of the label PDFs), and [`confirm`]
 //! (confirmShipment per parcel, also for `fulfil confirm-shipments`). [`products`]
-//! chooses the PostNL product.
+//! chooses the PostNL product; [`postcode`] asks PostNL's postcode register which
+//! reading of a Dutch address exists.
 
 pub mod batch;
 pub mod confirm;
 pub mod plan;
+pub mod postcode;
 pub mod print;
 pub mod print_file;
 pub mod products;

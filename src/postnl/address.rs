@@ -273,7 +273,49 @@ impl fmt::Display for ReviewReason {
 /// a complete split is proposed but must be confirmed.
 pub fn split(input: &AddressInput<'_>) -> Result<Split, Review> {
     let rules = Rules::for_country(input.country).ok_or(ReviewReason::UnsupportedCountry)?;
-    let (draft, ledger) = read_address(input, rules)?;
+    split_with(input, rules, None)
+}
+
+/// The readings of an address that a postcode register (or a person) can tell apart
+/// (issue #18): the split itself when there is one, then, for every other word of a line
+/// that starts with a digit, the split that takes that word as the house number
+/// (`Zonegge 23 12` → `Zonegge` 23 ext `12`, and `Zonegge 23` 12). Every candidate has
+/// passed the same no-text-lost check as a split; at most four are returned.
+#[must_use]
+pub fn candidates(input: &AddressInput<'_>) -> Vec<Split> {
+    let Some(rules) = Rules::for_country(input.country) else {
+        return Vec::new();
+    };
+    let mut out: Vec<Split> = split_with(input, rules, None).into_iter().collect();
+    let (lines, _, _) = gather(input, &mut Ledger::default(), &mut false);
+    for (li, line) in lines.iter().enumerate() {
+        for (wi, word) in words(line).iter().enumerate() {
+            if wi == 0 || !starts_digit(word) {
+                continue;
+            }
+            if let Ok(s) = split_with(input, rules, Some((li, wi)))
+                && !out.iter().any(|o| {
+                    o.street == s.street
+                        && o.house_nr == s.house_nr
+                        && o.house_nr_ext == s.house_nr_ext
+                })
+            {
+                out.push(s);
+            }
+        }
+    }
+    out.truncate(4);
+    out
+}
+
+/// [`split`], with the house number optionally forced to word `force.1` of line
+/// `force.0` (after normalisation).
+fn split_with(
+    input: &AddressInput<'_>,
+    rules: Rules,
+    force: Option<(usize, usize)>,
+) -> Result<Split, Review> {
+    let (draft, ledger) = read_address(input, rules, force)?;
     let zipcode = normalise_zipcode(rules, input.postal_code)?;
     let out = draft.into_split(zipcode);
     if !keeps_all_text(input, &out, &ledger, rules) {
@@ -1765,10 +1807,20 @@ fn settle_ext(mut ext: Vec<String>, rules: Rules, ledger: &mut Ledger) -> (Vec<S
 }
 
 /// The whole reading: lines → draft, with the ledger of everything dropped on purpose.
-fn read_address(input: &AddressInput<'_>, rules: Rules) -> Result<(Draft, Ledger), ReviewReason> {
+fn read_address(
+    input: &AddressInput<'_>,
+    rules: Rules,
+    force: Option<(usize, usize)>,
+) -> Result<(Draft, Ledger), ReviewReason> {
     let mut ledger = Ledger::default();
     let mut doubt = false;
-    let (lines, forced, company) = gather(input, &mut ledger, &mut doubt);
+    let (lines, mut forced, company) = gather(input, &mut ledger, &mut doubt);
+    if let Some((line, word)) = force {
+        match forced.get_mut(line) {
+            Some(slot) => *slot = Some(word),
+            None => return Err(ReviewReason::Ambiguous),
+        }
+    }
     if lines.is_empty() {
         return Err(ReviewReason::NoStreet);
     }
@@ -2431,6 +2483,42 @@ mod tests {
         eprintln!("ADDRESS_CASES: right {right}, review {review}, wrong {wrong}");
         assert_eq!(wrong, 0);
         assert_eq!(right + review, 62);
+    }
+
+    #[test]
+    fn candidates_list_every_reading_a_register_can_tell_apart() {
+        let read = |line: &'static str, country: &'static str, zip: &'static str| {
+            let input = AddressInput {
+                lines: [line, "", ""],
+                company: None,
+                postal_code: zip,
+                country,
+            };
+            candidates(&input)
+                .into_iter()
+                .map(|s| (s.street, s.house_nr, s.house_nr_ext))
+                .collect::<Vec<_>>()
+        };
+        let own = |a: &str, b: &str, c: &str| (a.to_string(), b.to_string(), c.to_string());
+        assert_eq!(
+            read("Zonegge 23 12", NL, NL_ZIP),
+            vec![own("Zonegge", "23", "12"), own("Zonegge 23", "12", "")]
+        );
+        assert_eq!(
+            read("Markerkant 10 11e", NL, NL_ZIP),
+            vec![
+                own("Markerkant", "10", "11e"),
+                own("Markerkant 10", "11", "e")
+            ]
+        );
+        assert_eq!(
+            read("Hoofdstraat 12a", NL, NL_ZIP),
+            vec![own("Hoofdstraat", "12", "a")]
+        );
+        // A line that cannot be split one way still has its readings listed.
+        assert!(read("12 Hoofdstraat 7 8", NL, NL_ZIP).len() >= 2);
+        assert!(read("Postbus 12", NL, NL_ZIP).is_empty());
+        assert!(read("Hoofdstraat 12", "US", NL_ZIP).is_empty());
     }
 
     #[test]

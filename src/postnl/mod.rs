@@ -25,6 +25,7 @@ pub mod address;
 mod address_corpus;
 pub mod error;
 pub mod models;
+pub mod postcode;
 #[cfg(test)]
 mod props;
 

@@ -15,6 +15,7 @@ pub mod audit;
 pub mod invoices;
 pub mod labels;
 pub mod orders;
+pub mod postcode;
 pub mod purge;
 pub mod state;
 pub mod tedb;
@@ -38,6 +39,7 @@ const MIGRATIONS: &[(u32, &str)] = &[
     (4, include_str!("migrations/0004_audit.sql")),
     (5, include_str!("migrations/0005_tedb.sql")),
     (6, include_str!("migrations/0006_vies.sql")),
+    (8, include_str!("migrations/0008_postcode_check.sql")),
 ];
 
 #[derive(Debug, thiserror::Error)]

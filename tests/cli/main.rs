@@ -14,6 +14,7 @@ mod foundation;
 mod init;
 mod make_invoices;
 mod make_labels;
+mod postcode_check;
 mod purge;
 mod rates;
 mod reliability;
