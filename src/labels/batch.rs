@@ -5,7 +5,6 @@
 //! refused as a whole is asked again one parcel at a time; a parcel PostNL refuses goes
 //! to review. Also the sender and the PostNL account from the config.
 
-use secrecy::SecretString;
 use time::{Date, OffsetDateTime, Weekday};
 
 use crate::clock::rfc3339;
@@ -231,27 +230,6 @@ fn sender(cfg: &Config) -> anyhow::Result<Address> {
         city: p(&s.city),
         countrycode: s.country.clone().unwrap_or_else(|| "NL".into()),
         ..Address::default()
-    })
-}
-
-/// The run's PostNL client: the label calls and the postal-code checks share it, and
-/// with it PostNL's calls per minute.
-pub fn postnl_client<'a>(ctx: &'a Ctx, cfg: &Config) -> anyhow::Result<pn::Client<'a>> {
-    let key: SecretString = cfg.resolve_secret(&cfg.postnl.api_key())?;
-    let client = pn::Client::new(
-        ctx.http()?,
-        &cfg.postnl.base_url(),
-        key,
-        crate::transport::RetryPolicy {
-            max_tries: cfg.postnl.max_tries,
-            base: std::time::Duration::from_millis(cfg.postnl.retry_base_ms),
-            cap: std::time::Duration::from_secs(120),
-        },
-        &ctx.clock,
-    )?;
-    Ok(match cfg.postnl.calls_per_minute {
-        Some(n) => client.with_pacing(n),
-        None => client,
     })
 }
 

@@ -5,10 +5,11 @@
 //! from: its name, reservation and writing, or a print command) with
 //! [`print`](mod@print) (the merging of the label PDFs), and [`confirm`]
 //! (confirmShipment per parcel, also for `fulfil confirm-shipments`). [`products`]
-//! chooses the PostNL product; [`postcode`] asks PostNL's postcode register which
+//! chooses the PostNL product; [`client`] makes the run's one PostNL client; [`postcode`] asks PostNL's postcode register which
 //! reading of a Dutch address exists.
 
 pub mod batch;
+pub mod client;
 pub mod confirm;
 pub mod plan;
 pub mod postcode;

@@ -163,7 +163,7 @@ impl<'a> Register<'a> {
         if let Some(c) = self.client.get() {
             return Ok(c);
         }
-        let c = super::batch::postnl_client(self.ctx, self.cfg)?;
+        let c = super::client::postnl_client(self.ctx, self.cfg)?;
         Ok(self.client.get_or_init(|| c))
     }
 

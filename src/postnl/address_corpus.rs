@@ -20,6 +20,8 @@ pub(crate) struct Case<'a> {
     pub street: &'a str,
     pub nr: &'a str,
     pub ext: &'a str,
+    /// The source's repository (or the issue), without commit and path.
+    pub source: &'a str,
 }
 
 pub(crate) fn cases() -> Vec<Case<'static>> {
@@ -36,6 +38,13 @@ pub(crate) fn cases() -> Vec<Case<'static>> {
                 street: f[4],
                 nr: f[5],
                 ext: f[6],
+                source: f[7]
+                    .split('@')
+                    .next()
+                    .unwrap_or_default()
+                    .split(" (")
+                    .next()
+                    .unwrap_or_default(),
             }
         })
         .collect()
@@ -91,11 +100,20 @@ fn bucket(case: &Case<'_>) -> Bucket {
 fn corpus_measurement() {
     let mut by_class: std::collections::BTreeMap<&str, Tally> =
         std::collections::BTreeMap::default();
+    let mut by_source: std::collections::BTreeMap<(&str, &str), Tally> =
+        std::collections::BTreeMap::default();
     let mut wrong = Vec::new();
     let mut review = Vec::new();
     for case in cases() {
         let t = by_class.entry(case.class).or_default();
-        match bucket(&case) {
+        let b = bucket(&case);
+        let u = by_source.entry((case.class, case.source)).or_default();
+        match b {
+            Bucket::Right => u.right += 1,
+            Bucket::Review => u.review += 1,
+            Bucket::Wrong => u.wrong += 1,
+        }
+        match b {
             Bucket::Right => t.right += 1,
             Bucket::Review => {
                 t.review += 1;
@@ -110,6 +128,9 @@ fn corpus_measurement() {
         }
     }
     eprintln!("corpus by class: {by_class:?}");
+    for (key, t) in &by_source {
+        eprintln!("corpus {key:?}: {t:?}");
+    }
     eprintln!("labelled wrong: {wrong:#?}");
     eprintln!("label-class cases sent to review: {review:#?}");
     assert!(wrong.is_empty(), "labelled wrong: {wrong:#?}");
