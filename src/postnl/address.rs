@@ -402,7 +402,7 @@ fn fold_dash(c: char) -> char {
 
 /// Whether `c` may stand on an address label: letters (with their combining marks),
 /// digits and number signs, punctuation, printable ASCII and a few signs used in
-/// addresses (`°`, `№`, `℅`). Emoji, other symbols, private-use, unassigned, format and
+/// addresses (`°`, `№`, `℅`, and `´` typed as an apostrophe). Emoji, other symbols, private-use, unassigned, format and
 /// control characters are not (issue #18): they are dropped before splitting, so that
 /// no field sent to PostNL ever carries one.
 #[must_use]
@@ -430,7 +430,7 @@ pub fn is_label_char(c: char) -> bool {
             | G::InitialPunctuation
             | G::FinalPunctuation
             | G::OtherPunctuation
-    ) || matches!(c, '°' | '№' | '℅')
+    ) || matches!(c, '°' | '№' | '℅' | '´')
 }
 
 /// `s` with every character that may not stand on a label removed and blanks made single
@@ -513,16 +513,18 @@ fn is_year(digits: &str) -> bool {
 }
 
 /// A number that belongs to a street name when a house number follows: a year (`Plein 1945`)
-/// or a year range (`Laan 1940-1945`, `Plein 1940-45`).
+/// or a year range (`Laan 1940-1945`, `Plein 1940-45`, `Laan 1940-'45`).
 fn street_safe(word: &str) -> bool {
     let (digits, rest) = split_digits(word);
     if !is_year(digits) {
         return false;
     }
+    // `1940-45`, `1940-1945`, and `1940-'45` with any apostrophe (issue #18).
     rest.is_empty()
-        || rest
-            .strip_prefix('-')
-            .is_some_and(|tail| all_digits(tail) && (tail.len() == 2 || is_year(tail)))
+        || rest.strip_prefix('-').is_some_and(|tail| {
+            let short = tail.trim_start_matches(['\'', '\u{2019}', '\u{b4}', '`']);
+            (all_digits(short) && short.len() == 2) || (all_digits(tail) && is_year(tail))
+        })
 }
 
 const ORDINAL_SUFFIXES: &[&str] = &[
@@ -2393,6 +2395,8 @@ mod tests {
         })),
         many("x-dup-after-inline-dup", ["Hoofdstraat 12 Hoofdstraat 12", "Hoofdstraat 12", ""], NL_ZIP, NL,
             ok("Hoofdstraat", "12", "", NL_OUT, Check)),
+        // Issue #18: `´` typed as an apostrophe stays; an emoji goes.
+        one("x-acute-apostrophe", "Laan 1940-´45 66 \u{1f3e0}", NL_ZIP, NL, ok("Laan 1940-´45", "66", "", NL_OUT, Sure)),
         one("x-huge-word", "Hoofdstraat 12 Aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", NL_ZIP, NL, Want::Reject(R::FieldTooLong)),
     ];
 
@@ -2879,7 +2883,7 @@ mod tests {
     // Independent helpers for the properties (deliberately not the module's own).
 
     /// Characters a label may carry, written apart from the module's own predicate:
-    /// letters, marks, numbers, punctuation, printable ASCII and `°`, `№`, `℅`.
+    /// letters, marks, numbers, punctuation, printable ASCII and `°`, `№`, `℅`, `´`.
     fn label_char(c: char) -> bool {
         use unicode_general_category::{GeneralCategory as G, get_general_category as cat};
         if c.is_ascii() {
@@ -2905,7 +2909,7 @@ mod tests {
                 | G::FinalPunctuation
                 | G::OtherPunctuation
         );
-        ok || ['°', '№', '℅'].contains(&c)
+        ok || ['°', '№', '℅', '´'].contains(&c)
     }
 
     /// Not text: blanks, and characters that belong on no label (dropped by design).
