@@ -1867,6 +1867,12 @@ fn read_address(
         }
     }
 
+    // `Karlstr. 1 c/o Breitner`: a care-of name after the number is no part of the
+    // house number; it goes to the company fields (issue #18).
+    let care_of = ext
+        .iter()
+        .position(|w| lower_is_in(w.trim_end_matches(','), NAME_MARKERS))
+        .map(|i| ext.split_off(i).join(" "));
     let (ext, ext_doubt) = settle_ext(ext, rules, &mut ledger);
     doubt |= ext_doubt;
     doubt |= check_number_and_street(&nr, &street, rules)?;
@@ -1889,6 +1895,9 @@ fn read_address(
     }
     for line in before {
         extras.place(line, Pref::Company)?;
+    }
+    if let Some(text) = &care_of {
+        extras.place(text, Pref::Company)?;
     }
     if let Some(text) = &overflow {
         extras.place(text, Pref::Building)?;
@@ -2395,6 +2404,18 @@ mod tests {
         })),
         many("x-dup-after-inline-dup", ["Hoofdstraat 12 Hoofdstraat 12", "Hoofdstraat 12", ""], NL_ZIP, NL,
             ok("Hoofdstraat", "12", "", NL_OUT, Check)),
+        // Issue #18: a care-of name after the number goes to the company fields.
+        Case {
+            id: "x-care-of",
+            lines: ["Karlstr. 1 c/o Breitner", "", ""],
+            company: None,
+            zip: "10115",
+            country: DE,
+            want: Want::Ok(Expected {
+                company: Some("c/o Breitner"),
+                ..exp("Karlstr.", "1", "", "10115", Sure)
+            }),
+        },
         // Issue #18: `´` typed as an apostrophe stays; an emoji goes.
         one("x-acute-apostrophe", "Laan 1940-´45 66 \u{1f3e0}", NL_ZIP, NL, ok("Laan 1940-´45", "66", "", NL_OUT, Sure)),
         one("x-huge-word", "Hoofdstraat 12 Aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", NL_ZIP, NL, Want::Reject(R::FieldTooLong)),
