@@ -340,6 +340,11 @@ pub struct PostnlSection {
     /// First back-off after a temporary PostNL failure, in milliseconds; doubles per try.
     #[serde(default = "default_retry_base_ms")]
     pub retry_base_ms: u64,
+    /// Ask PostNL's postal-code check (Checkout API) which reading of a Dutch address
+    /// exists, and whether its street belongs to its postcode (issue #18). PostNL must
+    /// have enabled the check on the key.
+    #[serde(default)]
+    pub postcode_check: bool,
 }
 
 impl Default for PostnlSection {
@@ -355,6 +360,7 @@ impl Default for PostnlSection {
             calls_per_minute: None,
             max_tries: default_max_tries(),
             retry_base_ms: default_retry_base_ms(),
+            postcode_check: false,
         }
     }
 }

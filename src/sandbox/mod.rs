@@ -21,6 +21,7 @@ mod label_pdf;
 mod limits;
 mod lwa;
 mod orders;
+mod postcode;
 mod postnl;
 mod record;
 mod rng;

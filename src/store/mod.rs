@@ -15,6 +15,7 @@ pub mod audit;
 pub mod invoices;
 pub mod labels;
 pub mod orders;
+pub mod postcode;
 pub mod purge;
 pub mod refunds;
 pub mod state;
@@ -40,6 +41,7 @@ const MIGRATIONS: &[(u32, &str)] = &[
     (5, include_str!("migrations/0005_tedb.sql")),
     (6, include_str!("migrations/0006_vies.sql")),
     (7, include_str!("migrations/0007_refunds.sql")),
+    (8, include_str!("migrations/0008_postcode_check.sql")),
     (9, include_str!("migrations/0009_parcels.sql")),
 ];
 

@@ -2,6 +2,7 @@
 
 mod common;
 
+mod addresses;
 mod audit;
 mod clocks;
 mod completions;
@@ -13,6 +14,7 @@ mod foundation;
 mod init;
 mod make_invoices;
 mod make_labels;
+mod postcode_check;
 mod print_desk;
 mod purge;
 mod rates;
