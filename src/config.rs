@@ -342,6 +342,11 @@ pub struct PostnlSection {
     /// First back-off after a temporary PostNL failure, in milliseconds; doubles per try.
     #[serde(default = "default_retry_base_ms")]
     pub retry_base_ms: u64,
+    /// Ask PostNL's postal-code check (Checkout API) which reading of a Dutch address
+    /// exists, and whether its street belongs to its postcode (issue #18). PostNL must
+    /// have enabled the check on the key.
+    #[serde(default)]
+    pub postcode_check: bool,
 }
 
 impl Default for PostnlSection {
@@ -357,6 +362,7 @@ impl Default for PostnlSection {
             calls_per_minute: None,
             max_tries: default_max_tries(),
             retry_base_ms: default_retry_base_ms(),
+            postcode_check: false,
         }
     }
 }
@@ -750,6 +756,8 @@ impl Default for RetentionSection {
 
 /// `[invoices]`: numbering, language, VAT options, Amazon upload and exchange rates for
 /// `fulfil make-invoices` and `fulfil tax-report` (issue #6).
+// Each flag is its own documented config key, as in the TOML.
+#[allow(clippy::struct_excessive_bools)]
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct InvoicesSection {
@@ -762,9 +770,10 @@ pub struct InvoicesSection {
     /// Prefix of the credit-note series (its own series, as VAT_INVOICE.md §5 recommends).
     #[serde(default = "default_credit_note_prefix")]
     pub credit_note_prefix: String,
-    /// Language of the documents: en, nl or de.
-    #[serde(default = "default_invoice_language")]
-    pub language: crate::invoice::vat::Lang,
+    /// Language of the documents: `marketplace` (the marketplace's language, issue #17)
+    /// or one of en, nl, de, fr, it, es, sv, pl for every document.
+    #[serde(default)]
+    pub language: DocumentLanguage,
     /// Destination-country VAT through the Union OSS for B2C sales to other member states;
     /// false charges Dutch VAT (only lawful below the EUR 10,000 threshold).
     #[serde(default = "default_true")]
@@ -796,6 +805,54 @@ pub struct InvoicesSection {
     /// Days a VIES answer is reused for the same number (1 to 365).
     #[serde(default = "default_vies_reuse_days")]
     pub vies_reuse_days: u32,
+    /// Read the refunds Amazon paid out (Finances API, Finance and Accounting role) and
+    /// issue a credit note for each (issue #17). Never with `vcs`.
+    #[serde(default = "default_true")]
+    pub refunds: bool,
+    /// What a refund's credit note sends as `metadata:transactionid`: `refund` (Amazon's
+    /// adjustment item id of the refund) or `number` (the credit note's own number).
+    #[serde(default)]
+    pub credit_note_transaction_id: TransactionIdSource,
+}
+
+/// `invoices.language` (issue #17): the marketplace's language, or one for all documents.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum DocumentLanguage {
+    /// Amazon.nl Dutch, .de German, .fr French, .it Italian, .es Spanish, .se Swedish,
+    /// .pl Polish, .com.be Dutch or French by postcode, others English.
+    #[default]
+    Marketplace,
+    /// Every document in this language.
+    Fixed(crate::invoice::vat::Lang),
+}
+
+impl<'de> Deserialize<'de> for DocumentLanguage {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        if s.trim().eq_ignore_ascii_case("marketplace") {
+            return Ok(DocumentLanguage::Marketplace);
+        }
+        crate::invoice::vat::Lang::deserialize(serde::de::value::StrDeserializer::<D::Error>::new(
+            s.trim(),
+        ))
+        .map(DocumentLanguage::Fixed)
+        .map_err(|_| {
+            serde::de::Error::custom(format!(
+                "unknown language {s:?}: use marketplace, en, nl, de, fr, it, es, sv or pl"
+            ))
+        })
+    }
+}
+
+/// Where the `metadata:transactionid` of a refund's credit note comes from (issue #17).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TransactionIdSource {
+    /// The refund's own identifier (its first `OrderAdjustmentItemId`).
+    #[default]
+    Refund,
+    /// The credit note's number.
+    Number,
 }
 
 /// One configured VAT rate: `rate` percent for `category` in `country`, from `valid_from`
@@ -828,9 +885,6 @@ fn default_invoice_prefix() -> String {
 fn default_credit_note_prefix() -> String {
     "CN".into()
 }
-fn default_invoice_language() -> crate::invoice::vat::Lang {
-    crate::invoice::vat::Lang::En
-}
 fn default_true() -> bool {
     true
 }
@@ -848,7 +902,7 @@ impl Default for InvoicesSection {
             dir: default_invoices_dir(),
             prefix: default_invoice_prefix(),
             credit_note_prefix: default_credit_note_prefix(),
-            language: default_invoice_language(),
+            language: DocumentLanguage::Marketplace,
             oss: true,
             upload: true,
             skip_marketplaces: default_skip_marketplaces(),
@@ -858,6 +912,8 @@ impl Default for InvoicesSection {
             ecb_endpoint: None,
             vies_endpoint: None,
             vies_reuse_days: default_vies_reuse_days(),
+            refunds: true,
+            credit_note_transaction_id: TransactionIdSource::Refund,
         }
     }
 }

@@ -147,7 +147,14 @@ impl Uploader<'_> {
             )?;
             return Ok(true);
         };
-        let options = feed_options(&stored);
+        let transaction_id = match self.ctx.config()?.invoices.credit_note_transaction_id {
+            crate::config::TransactionIdSource::Refund => crate::store::refunds::transaction_id(
+                self.ctx.store(self.command)?.conn(),
+                invoice_id,
+            )?,
+            crate::config::TransactionIdSource::Number => None,
+        };
+        let options = feed_options(&stored, transaction_id.as_deref());
         let doc = match feeds::create_document(client, PDF) {
             Ok(d) => d,
             Err(e) => return self.upload_failed(invoice_id, &issued.number, e),
@@ -361,7 +368,14 @@ impl Uploader<'_> {
 }
 
 /// The `feedOptions` of a document: the figures printed on it, two decimals.
-pub fn feed_options(doc: &InvoiceDocument) -> BTreeMap<String, String> {
+///
+/// `transaction_id`: for a credit note, what goes in `metadata:transactionid` (the
+/// refund's identifier or the credit note's number, see docs/invoices.md); `None` sends
+/// the credit note's number.
+pub fn feed_options(
+    doc: &InvoiceDocument,
+    transaction_id: Option<&str>,
+) -> BTreeMap<String, String> {
     let mut o = BTreeMap::new();
     o.insert("metadata:orderid".to_string(), doc.order_id.clone());
     o.insert("metadata:invoicenumber".to_string(), doc.number.clone());
@@ -376,9 +390,14 @@ pub fn feed_options(doc: &InvoiceDocument) -> BTreeMap<String, String> {
     o.insert("metadata:totalamount".to_string(), money(doc.total_gross));
     o.insert("metadata:totalvatamount".to_string(), money(doc.total_vat));
     if doc.kind == DocumentKind::CreditNote {
-        // Amazon wants the refund's transaction id; fulfil has no refund data (no Finances
-        // API), so the credit note's own number stands in (see docs/invoices.md).
-        o.insert("metadata:transactionid".to_string(), doc.number.clone());
+        // Amazon wants the refund's transaction id, and does not say where a seller who
+        // computes its own VAT finds it (issue #17): a refund's credit note sends the
+        // refund's adjustment id or its own number (invoices.credit_note_transaction_id);
+        // a cancellation has no refund, so its number stands in (see docs/invoices.md).
+        o.insert(
+            "metadata:transactionid".to_string(),
+            transaction_id.map_or_else(|| doc.number.clone(), str::to_string),
+        );
     }
     o
 }
@@ -530,7 +549,7 @@ mod tests {
             prop_assert_eq!((sum(|r| r.net), sum(|r| r.vat), sum(|r| r.gross)), (l.total_net, l.total_vat, l.total_gross));
             prop_assert_eq!(l.total_vat_eur, doc.eur_vat.as_ref().map_or(doc.total_vat, |e| e.vat_eur));
             prop_assert_eq!(l.buyer_vat_id.is_some(), l.reverse_charge);
-            let o = feed_options(&doc);
+            let o = feed_options(&doc, None);
             prop_assert_eq!(&o["metadata:totalamount"], &money(l.total_gross));
             prop_assert_eq!(&o["metadata:totalvatamount"], &money(l.total_vat));
 
@@ -542,7 +561,7 @@ mod tests {
             }));
             let cl = ledger::entry(&cdoc, &cn, "A1PA6795UKMFR9", invoice.buyer.is_business);
             prop_assert_eq!((cl.total_gross, cl.total_vat, cl.total_vat_eur, cl.total_net_eur), (-l.total_gross, -l.total_vat, -l.total_vat_eur, -l.total_net_eur));
-            prop_assert_eq!(&feed_options(&cdoc)["metadata:totalamount"], &money(-l.total_gross));
+            prop_assert_eq!(&feed_options(&cdoc, None)["metadata:totalamount"], &money(-l.total_gross));
         }
     }
 }

@@ -24,6 +24,7 @@ pub mod orders;
 pub mod pdf;
 pub mod postnl;
 pub mod printable;
+pub mod refunds;
 pub mod report;
 pub mod retention;
 pub mod sandbox;

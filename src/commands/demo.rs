@@ -341,10 +341,11 @@ fn describe(name: &str, v: &Value) -> String {
             n("calls") + n("token_calls")
         ),
         "make-invoices" => format!(
-            "{} invoices, {} credit notes, {} to review; {} uploaded to Amazon, {} accepted, {} not for upload (BE/IE), {} awaiting Amazon's report",
+            "{} invoices, {} credit notes ({} for refunds), {} to review; {} uploaded to Amazon, {} accepted, {} not for upload (BE/IE), {} awaiting Amazon's report",
             n("issued"),
             n("credit_notes"),
-            n("held") + n("failed"),
+            n("refund_credit_notes"),
+            n("held") + n("failed") + n("refunds_review"),
             n("uploaded"),
             n("accepted"),
             n("upload_skipped"),

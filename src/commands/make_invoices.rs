@@ -23,7 +23,11 @@
 //!    a crash after it leaves records whose PDFs phase 1 writes on the next run.
 //! 3. **Credit notes.** For every invoiced order now cancelled: a full credit note in its
 //!    own series, negative, naming the invoice's number and date, the same way.
-//! 4. **Upload** (unless `invoices.upload = false`, `--no-upload`, or `invoices.vcs`): see
+//! 4. **Refunds** (issue #17, unless `invoices.refunds = false` or `invoices.vcs`): the
+//!    refunds Amazon paid out are read ([`crate::refunds`]) and each gets a credit note
+//!    for exactly what was refunded ([`crate::invoice::refund`]), numbered in the same
+//!    transaction that marks the refund credited.
+//! 5. **Upload** (unless `invoices.upload = false`, `--no-upload`, or `invoices.vcs`): see
 //!    [`crate::invoice_upload`] for the steps and the pacing by Amazon's rate limits.
 //!
 //! # Exit codes
@@ -97,6 +101,13 @@ struct Counts {
     held: u64,
     failed: u64,
     files_repaired: u64,
+    /// Credit notes of refunds (also counted in `credit_notes`).
+    refund_credit_notes: u64,
+    /// Refunds that went to review in this run, and all that wait for their invoice.
+    refunds_review: u64,
+    refunds_waiting: u64,
+    /// What reading the refunds did, when it ran.
+    refunds: crate::refunds::Read,
     /// What the upload phase did, when it ran.
     upload: invoice_upload::Uploaded,
     /// (order id or document number, reason code), in the order they happened.
@@ -145,6 +156,16 @@ pub fn run(ctx: &Ctx, args: &MakeInvoicesArgs) -> anyhow::Result<Outcome> {
     run.lookups.prune_vies()?;
     run.issue_invoices(today, &args.accept_difference)?;
     run.issue_credit_notes(today)?;
+    if cfg.invoices.refunds && !cfg.invoices.vcs {
+        run.counts.refunds = crate::refunds::read(ctx, COMMAND)?;
+        if let Some(why) = &run.counts.refunds.denied {
+            tracing::warn!(error = %why, "refunds not read");
+            run.counts
+                .problems
+                .push(("refunds".into(), "finances_refused".into()));
+        }
+    }
+    run.credit_refunds(today)?;
     if run.upload {
         run.counts.upload = invoice_upload::upload(ctx, COMMAND, &run.renderer)?;
         let problems = std::mem::take(&mut run.counts.upload.problems);
@@ -333,6 +354,114 @@ impl Run<'_> {
         Ok(())
     }
 
+    /// Phase 4: a credit note per refund read (issue #17). A refund of an order that is
+    /// still to be invoiced waits for its invoice; one that cannot be credited goes to
+    /// review (`order_issues`, command `refunds`).
+    fn credit_refunds(&mut self, today: Date) -> anyhow::Result<()> {
+        use crate::invoice::refund::{self, Credited};
+        use crate::store::refunds::{self as refund_db, OrderState};
+        let open = refund_db::open(self.ctx.store(COMMAND)?.conn())?;
+        if open.is_empty() {
+            return Ok(());
+        }
+        let fulfilled_by: Vec<String> = crate::spapi::orders::SearchParams::fulfilled_by_names(
+            &self.ctx.config()?.amazon.fulfilled_by,
+        );
+        // What this run's drafts credit, per invoice, before they are committed.
+        let mut in_run: BTreeMap<i64, Credited> = BTreeMap::new();
+        let at = self.now();
+        for chunk in open.chunks(BATCH) {
+            let mut drafts = Vec::with_capacity(chunk.len());
+            for r in chunk {
+                let store = self.ctx.store(COMMAND)?;
+                let conn = store.conn();
+                let state = refund_db::order_state(conn, &r.event.order_id, &fulfilled_by)?;
+                let invoice_id = match state {
+                    OrderState::Invoiced(id) => id,
+                    OrderState::AwaitsInvoice => {
+                        refund_db::mark_open(conn, &r.key, false, "waits_for_invoice", None, &at)?;
+                        self.counts.refunds_waiting += 1;
+                        continue;
+                    }
+                    OrderState::NoInvoice | OrderState::Unknown => {
+                        let reason = if state == OrderState::Unknown {
+                            "refund_unknown_order"
+                        } else {
+                            "refund_without_invoice"
+                        };
+                        refund_db::mark_open(conn, &r.key, true, reason, None, &at)?;
+                        self.note_review(r, reason);
+                        continue;
+                    }
+                };
+                let issued =
+                    db::issued(conn, invoice_id)?.context("an invoice vanished during the run")?;
+                let original: crate::invoice::vat::Computation =
+                    serde_json::from_str(&issued.computation)
+                        .context("a stored VAT computation cannot be read")?;
+                let mut already = in_run.get(&invoice_id).cloned().unwrap_or_default();
+                for c in refund_db::credit_notes_of(conn, invoice_id)? {
+                    let c: crate::invoice::vat::Computation = serde_json::from_str(&c)
+                        .context("a stored VAT computation cannot be read")?;
+                    for (k, v) in refund::credited_by(&c) {
+                        *already.entry(k).or_default() += v;
+                    }
+                }
+                drop(store);
+                let currency = crate::invoice::issue::currency_code(original.currency);
+                let drafted = match refund::refund_lines(&original, &already, &r.event, currency) {
+                    Ok(lines) => {
+                        let paid_on = crate::clock::parse_rfc3339(&r.event.posted_at)
+                            .map_or(today, |t| self.drafter.zone.date(t));
+                        let of = draft::RefundOf {
+                            key: r.key.clone(),
+                            paid_on,
+                        };
+                        self.drafter.refund_credit_note(&issued, lines, of, today)?
+                    }
+                    Err(refusal) => Err(refusal),
+                };
+                match drafted {
+                    Ok(d) => {
+                        let credited = in_run.entry(invoice_id).or_default();
+                        for (k, v) in refund::credited_by(&d.computation) {
+                            *credited.entry(k).or_default() += v;
+                        }
+                        drafts.push(d);
+                    }
+                    Err(refusal) => {
+                        let conn = self.ctx.store(COMMAND)?;
+                        refund_db::mark_open(
+                            conn.conn(),
+                            &r.key,
+                            true,
+                            refusal.reason,
+                            refusal.detail.as_deref(),
+                            &at,
+                        )?;
+                        drop(conn);
+                        self.note_review(r, refusal.reason);
+                    }
+                }
+            }
+            let n = self.commit(drafts, &[], today)?;
+            self.counts.credit_notes += n;
+            self.counts.refund_credit_notes += n;
+        }
+        Ok(())
+    }
+
+    /// A refund in review: named once, when it goes there.
+    fn note_review(&mut self, r: &crate::store::refunds::Open, reason: &'static str) {
+        tracing::warn!(order_id = %r.event.order_id, reason, "refund needs review");
+        if r.status != "review" {
+            self.counts.refunds_review += 1;
+            self.counts
+                .problems
+                .push((r.event.order_id.clone(), reason.to_string()));
+        }
+    }
+
     fn finish(self) -> anyhow::Result<Outcome> {
         let c = &self.counts;
         let u = &c.upload;
@@ -363,6 +492,18 @@ impl Run<'_> {
         }
         if let Some(why) = &u.upload_paused {
             ui.warn(&format!("upload paused: {why}; the next run continues"));
+        }
+        if let Some(why) = &c.refunds.paused
+            && !why.starts_with("waiting for")
+        {
+            ui.warn(&format!(
+                "refunds not read: {why}; the next run reads them again"
+            ));
+        }
+        if let Some(why) = &c.refunds.denied {
+            ui.warn(&format!(
+                "refunds not read: {why}; grant the app the Finance and Accounting role, or set invoices.refunds = false"
+            ));
         }
         let v = &self.lookups.vies;
         // One line per order whose buyer's number VIES did not confirm (never the number).
@@ -399,6 +540,13 @@ impl Run<'_> {
             "upload_paused": u.upload_paused,
             "waiting_for_tokens": u.waiting_for_tokens,
             "files_repaired": c.files_repaired,
+            "refunds_read": c.refunds.events,
+            "refunds_new": c.refunds.new,
+            "refund_calls": c.refunds.calls,
+            "refund_credit_notes": c.refund_credit_notes,
+            "refunds_review": c.refunds_review,
+            "refunds_waiting": c.refunds_waiting,
+            "refunds_paused": c.refunds.paused,
             "vies_checked": v.checked,
             "vies_reused": v.reused,
             "vies_valid": v.valid,
@@ -409,9 +557,18 @@ impl Run<'_> {
                 .map(|(who, reason)| json!({"id": who, "reason": reason}))
                 .collect::<Vec<_>>(),
         });
-        let needs_person = c.failed + c.held + u.upload_errors;
+        let needs_person = c.failed
+            + c.held
+            + u.upload_errors
+            + c.refunds_review
+            + u64::from(c.refunds.denied.is_some());
         let mut outcome = Outcome::from_failures(needs_person, summary);
-        if needs_person == 0 && (u.upload_paused.is_some() || v.waiting > 0) {
+        let refunds_paused = c
+            .refunds
+            .paused
+            .as_ref()
+            .is_some_and(|p| !p.starts_with("waiting for"));
+        if needs_person == 0 && (u.upload_paused.is_some() || v.waiting > 0 || refunds_paused) {
             outcome.exit = Exit::Temporary;
         }
         Ok(outcome)

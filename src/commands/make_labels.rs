@@ -110,13 +110,17 @@ pub fn run(ctx: &Ctx, args: &MakeLabelsArgs) -> anyhow::Result<Outcome> {
     files::sweep_temp_files(&cfg.labels_dir());
 
     // 1. Plan: address, product, weight. Orders that need a person go to review now.
-    let planned = labels::plan::ready(ctx, cfg, &mut counts)?;
+    // One PostNL client for the run, made on first use: the postal-code checks of the
+    // plan and the label calls share PostNL's calls per minute (issue #18).
+    let postnl_client = std::cell::OnceCell::new();
+    let register = labels::postcode::Register::new(ctx, cfg, &postnl_client);
+    let planned = labels::plan::ready(ctx, cfg, &register, &mut counts)?;
 
     let mut stop: Option<anyhow::Error> = None;
     let confirm_now = !args.no_confirm && cfg.labels.confirm_shipment == ConfirmMode::OnLabel;
     let mut amazon: Option<spapi::Client<'_>> = None;
     if !planned.is_empty() {
-        let labeller = Labeller::new(ctx, cfg, sender, now)?.with_format(format);
+        let labeller = Labeller::new(ctx, cfg, register.client()?, sender, now).with_format(format);
         let bar = ctx.ui.progress(planned.len() as u64, "labels");
         // 2 and 3, four parcels at a time: barcodes, committed together before the
         // label call, then one label call for the four.
@@ -222,6 +226,8 @@ pub fn run(ctx: &Ctx, args: &MakeLabelsArgs) -> anyhow::Result<Outcome> {
             "confirmed": counts.confirmed,
             "confirm_failed": counts.confirm_failed,
             "waiting_for_label_window": counts.waiting,
+            "postcode_checks": register.calls.get(),
+            "postcode_cached": register.cached.get(),
             "print_file": print_file.as_ref().map(|p| p.path.clone()),
             "pages": print_file.as_ref().map_or(0, |p| p.pages),
             "format": format.as_str(),
@@ -294,12 +300,20 @@ fn relabel(ctx: &Ctx, order_id: &str, format: LabelFormat) -> anyhow::Result<Vec
     if parcels.is_empty() {
         return Err(not_again("no parcel"));
     }
-    let planned = match labels::plan::again(ctx, cfg, order_id)? {
+    let postnl_client = std::cell::OnceCell::new();
+    let register = labels::postcode::Register::new(ctx, cfg, &postnl_client);
+    let planned = match labels::plan::again(ctx, cfg, &register, order_id)? {
         Ok(p) => p,
         Err(reason) => return Err(not_again(reason)),
     };
-    let labeller =
-        Labeller::new(ctx, cfg, Sender::from_config(cfg)?, ctx.clock.now())?.with_format(format);
+    let labeller = Labeller::new(
+        ctx,
+        cfg,
+        register.client()?,
+        Sender::from_config(cfg)?,
+        ctx.clock.now(),
+    )
+    .with_format(format);
     labeller.relabel(&planned, &parcels)?;
     let store = ctx.store(COMMAND)?;
     Ok(db::label_files(store.conn(), order_id)?

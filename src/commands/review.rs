@@ -1,9 +1,10 @@
 //! `fulfil review`: the orders that need a person, and the fixes a person can make.
 //!
-//! The list shows order ids, reason codes and ship-by deadlines only, the most urgent
-//! first. `--show-pii` adds the address as
-//! Amazon sent it and, where the splitter had a guess, its guess, so that a person can
-//! decide; it works only on a terminal, so that personal data never ends up in a cron
+//! The list shows order ids, reason codes, ship-by deadlines (the most urgent first,
+//! issue #23) and how many readings (candidate splits) of the address there are.
+//! `--show-pii` adds the address as Amazon sent it and the numbered candidates, so that
+//! a person can decide and take one with `review accept ORDER --candidate N` (issue
+//! #18); it works only on a terminal, so that personal data never ends up in a cron
 //! mail or a log file by accident.
 
 use clap::{Args, Subcommand};
@@ -31,8 +32,8 @@ pub struct ReviewArgs {
 pub enum ReviewCommand {
     /// Set the street, house number and extension PostNL gets for an order
     SetAddress(SetAddressArgs),
-    /// Accept the address splitter's guess for an order sent to review with
-    /// `address_check` (look at it first with `fulfil review --show-pii`)
+    /// Accept the address splitter's guess, or one of the candidate splits `fulfil
+    /// review --show-pii` lists, for an order sent to review
     Accept(AcceptArgs),
     /// Ship an order as N parcels (PostNL multi-collo: NL and BE, 2 to 4 parcels, each
     /// with some of the order's items), whatever the `[labels.parcels]` rules say; N = 1
@@ -71,6 +72,10 @@ pub struct SetAddressArgs {
 pub struct AcceptArgs {
     /// The Amazon order id
     pub order: String,
+    /// Take candidate N (1, 2, …) as `fulfil review --show-pii` numbers them, instead of
+    /// the splitter's own guess
+    #[arg(long, value_name = "N")]
+    pub candidate: Option<usize>,
 }
 
 pub fn run(ctx: &Ctx, args: &ReviewArgs) -> anyhow::Result<Outcome> {
@@ -122,11 +127,18 @@ fn list(ctx: &Ctx, show_pii: bool) -> anyhow::Result<Outcome> {
             ctx.ui.out("nothing to review");
         }
         for (order_id, command, reason) in &rows {
+            let pii = orders_db::pii(store.conn(), order_id)?;
+            let cands = pii.as_ref().map(candidates).unwrap_or_default();
+            let count = match cands.len() {
+                0 => String::new(),
+                1 => "  (1 candidate)".to_string(),
+                n => format!("  ({n} candidates)"),
+            };
             ctx.ui.out(&format!(
-                "{order_id}  {command:<17} {reason:<20} {}",
+                "{order_id}  {command:<17} {reason:<20} {}{count}",
                 shown(order_id)
             ));
-            if show_pii && let Some(p) = orders_db::pii(store.conn(), order_id)? {
+            if show_pii && let Some(p) = &pii {
                 for l in [
                     &p.recipient_name,
                     &p.recipient_company,
@@ -149,25 +161,40 @@ fn list(ctx: &Ctx, show_pii: bool) -> anyhow::Result<Outcome> {
                 .collect::<Vec<_>>()
                 .join(" ");
                 ctx.ui.out(&format!("      | {place}"));
-                if let Some(s) = guess(&p) {
+                if let Some(s) = guess(p) {
                     ctx.ui.out(&format!(
                         "      guess: street={} house_nr={} ext={}",
                         s.street, s.house_nr, s.house_nr_ext
                     ));
                 }
+                for (i, s) in cands.iter().enumerate() {
+                    ctx.ui.out(&format!(
+                        "      candidate {}: street={} house_nr={} ext={}",
+                        i + 1,
+                        s.street,
+                        s.house_nr,
+                        s.house_nr_ext
+                    ));
+                }
             }
         }
     }
-    Ok(Outcome::ok(json!({
-        "orders": rows.iter().map(|(o, c, r)| json!({
-            "order_id": o, "command": c, "reason": r, "ship_by": deadlines.get(o),
-            "late": deadlines.get(o).and_then(|t| crate::clock::parse_rfc3339(t).ok()).map(|t| t < now),
-        })).collect::<Vec<_>>(),
-    })))
+    let mut listed = Vec::new();
+    for (o, c, r) in &rows {
+        let n = orders_db::pii(store.conn(), o)?
+            .as_ref()
+            .map_or(0, |p| candidates(p).len());
+        let ship_by = deadlines.get(o);
+        listed.push(json!({
+            "order_id": o, "command": c, "reason": r, "candidates": n, "ship_by": ship_by,
+            "late": ship_by.and_then(|t| crate::clock::parse_rfc3339(t).ok()).map(|t| t < now),
+        }));
+    }
+    Ok(Outcome::ok(json!({ "orders": listed })))
 }
 
-fn guess(p: &orders_db::PiiRow) -> Option<address::Split> {
-    address::split(&AddressInput {
+fn input(p: &orders_db::PiiRow) -> AddressInput<'_> {
+    AddressInput {
         lines: [
             text(p.address_line1.as_ref()),
             text(p.address_line2.as_ref()),
@@ -176,8 +203,16 @@ fn guess(p: &orders_db::PiiRow) -> Option<address::Split> {
         company: p.recipient_company.as_deref(),
         postal_code: p.postal_code.as_deref().unwrap_or(""),
         country: p.country_code.as_deref().unwrap_or(""),
-    })
-    .ok()
+    }
+}
+
+/// The readings of the order's address, numbered from 1 in the list (issue #18).
+fn candidates(p: &orders_db::PiiRow) -> Vec<address::Split> {
+    address::candidates(&input(p))
+}
+
+fn guess(p: &orders_db::PiiRow) -> Option<address::Split> {
+    address::split(&input(p)).ok()
 }
 
 fn check_order(ctx: &Ctx, order: &str) -> anyhow::Result<()> {
@@ -242,13 +277,29 @@ fn accept(ctx: &Ctx, a: &AcceptArgs) -> anyhow::Result<Outcome> {
         let store = ctx.store("review")?;
         orders_db::pii(store.conn(), &a.order)?
     };
-    let Some(split) = pii.as_ref().and_then(guess) else {
-        return Err(AppError::new(
-            crate::error::Exit::Failed,
-            format!("order {} has no guess to accept", a.order),
-        )
-        .hint("use `fulfil review set-address` instead")
-        .into());
+    let split = if let Some(n) = a.candidate {
+        let cands = pii.as_ref().map(candidates).unwrap_or_default();
+        let Some(s) = n.checked_sub(1).and_then(|i| cands.get(i)).cloned() else {
+            return Err(AppError::config(format!(
+                "order {} has {} candidate split(s); --candidate must be 1 to {}",
+                a.order,
+                cands.len(),
+                cands.len()
+            ))
+            .hint("`fulfil review --show-pii` lists them, numbered")
+            .into());
+        };
+        s
+    } else {
+        let Some(s) = pii.as_ref().and_then(guess) else {
+            return Err(AppError::new(
+                crate::error::Exit::Failed,
+                format!("order {} has no guess to accept", a.order),
+            )
+            .hint("use `fulfil review set-address` instead")
+            .into());
+        };
+        s
     };
     apply(
         ctx,

@@ -37,6 +37,12 @@ pub fn run(ctx: &Ctx, _args: &StatusArgs) -> anyhow::Result<Outcome> {
     let total: u64 = stages.iter().map(|(_, n)| n).sum();
     let documents = store::invoices::document_counts(conn)?;
     let uploads = store::invoices::upload_counts(conn)?;
+    // Refunds read from Amazon and what became of them (issue #17; schema 7).
+    let refunds = if store.schema_version()? >= 7 {
+        store::refunds::counts(conn)?
+    } else {
+        Vec::new()
+    };
     let rates_until = crate::ctx::rates_in_use(ctx.config()?, &store)?.verified_until();
     let rates_days = crate::invoice::rates::Horizon::of(rates_until, now.date()).days_left();
     let zone = ctx.config()?.seller.zone()?;
@@ -77,6 +83,9 @@ pub fn run(ctx: &Ctx, _args: &StatusArgs) -> anyhow::Result<Outcome> {
         for (status, n) in &uploads {
             ui.out(&format!("  upload {status:<11} {n}"));
         }
+        for (status, n) in &refunds {
+            ui.out(&format!("  refunds {status:<10} {n}"));
+        }
         ui.out(&format!(
             "vat rates verified up to {rates_until} ({rates_days} days from today)"
         ));
@@ -105,6 +114,7 @@ pub fn run(ctx: &Ctx, _args: &StatusArgs) -> anyhow::Result<Outcome> {
         "stages": stages.iter().map(|(s, n)| (s.clone(), json!(n))).collect::<serde_json::Map<_, _>>(),
         "documents": documents.iter().map(|(k, n)| (k.clone(), json!(n))).collect::<serde_json::Map<_, _>>(),
         "uploads": uploads.iter().map(|(k, n)| (k.clone(), json!(n))).collect::<serde_json::Map<_, _>>(),
+        "refunds": refunds.iter().map(|(k, n)| (k.clone(), json!(n))).collect::<serde_json::Map<_, _>>(),
         "vat_rates_verified_until": rates_until.to_string(),
         "audit_head": audit_head.as_ref().map(|(seq, mac)| json!({"seq": seq, "mac": mac})),
         "last_runs": runs.iter().map(|(c, at, o)| json!({"command": c, "finished_at": at, "outcome": o})).collect::<Vec<_>>(),

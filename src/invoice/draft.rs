@@ -25,7 +25,7 @@ use super::render::{
 use super::vat::{
     self, Computation, Currency, Lang, Refund, compare_with_amazon, compute, credit_note,
 };
-use crate::config::{Config, ConfigError};
+use crate::config::{Config, ConfigError, DocumentLanguage};
 use crate::files::sha256_hex;
 use crate::store::invoices::Issued;
 use crate::store::orders::PiiRow;
@@ -35,8 +35,10 @@ use crate::zone::SellerZone;
 /// What the configuration fixes for a whole run.
 pub struct Drafter {
     pub seller: vat::Seller,
-    pub seller_block: SellerBlock,
-    pub lang: Lang,
+    /// The supplier block in each language, in the order of [`Lang::ALL`].
+    pub seller_blocks: Vec<SellerBlock>,
+    /// `invoices.language`.
+    pub language: DocumentLanguage,
     pub table: RateTable,
     /// The seller's zone: every date of a document is the seller's day (issue #15).
     pub zone: SellerZone,
@@ -55,10 +57,14 @@ impl Drafter {
             ConfigError::new(&src, Some(key), "is needed on every invoice")
                 .with_hint("fill in [seller]: legal name, VAT id, street, zipcode, city and email")
         };
-        let seller_block = issue::seller_block(&cfg.seller, inv.language).map_err(missing)?;
+        let seller_blocks = Lang::ALL
+            .iter()
+            .map(|l| issue::seller_block(&cfg.seller, *l))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(missing)?;
         let seller = vat::Seller {
             country: cfg.seller.country.clone().unwrap_or_else(|| "NL".into()),
-            vat_id: seller_block.vat_id.clone(),
+            vat_id: seller_blocks[0].vat_id.clone(),
             oss: inv.oss,
         };
         // The engine refuses anything but a Dutch seller with a Dutch VAT number; say so now
@@ -90,8 +96,8 @@ impl Drafter {
             .map_err(|e| ConfigError::new(&src, Some("seller.timezone"), e.to_string()))?;
         Ok(Drafter {
             seller,
-            seller_block,
-            lang: inv.language,
+            seller_blocks,
+            language: inv.language,
             table,
             zone,
             tax_categories: inv.tax_categories.clone(),
@@ -118,12 +124,19 @@ impl Drafter {
         if let Err(n) = crate::order_check::check(facts.grand_total.as_deref(), &facts.items) {
             return Err(Refusal::new(n.reason).detail(n.detail));
         }
+        let lang = match self.language {
+            DocumentLanguage::Fixed(l) => l,
+            DocumentLanguage::Marketplace => issue::marketplace_language(
+                &facts.marketplace_id,
+                pii.and_then(|p| p.postal_code.as_deref()),
+            ),
+        };
         issue::prepare(
             facts,
             pii,
             &self.seller,
             &self.tax_categories,
-            self.lang,
+            lang,
             &self.zone,
         )
     }
@@ -160,11 +173,12 @@ impl Drafter {
         {
             return Err(Refusal::new("amazon_totals_differ").detail(m.to_string()));
         }
-        let buyer = issue::buyer_block(pii, is_business, self.lang)?;
+        let buyer = issue::buyer_block(pii, is_business, prepared.lang)?;
         Ok(Priced {
             vies,
             computation,
             buyer,
+            lang: prepared.lang,
         })
     }
 
@@ -186,9 +200,9 @@ impl Drafter {
                 marketplace: issue::marketplace_name(&facts.marketplace_id),
                 corrects: None,
                 eur_rate,
-                lang: self.lang,
+                lang: priced.lang,
             },
-            self.seller_block.clone(),
+            self.seller_blocks[priced.lang.index()].clone(),
             priced.buyer,
         )
         .map_err(|e| Refusal::new("document_invalid").detail(e.to_string()))?;
@@ -201,6 +215,7 @@ impl Drafter {
             corrects: None,
             computation: priced.computation,
             doc,
+            refund: None,
         })
     }
 
@@ -211,17 +226,57 @@ impl Drafter {
         original: &Issued,
         today: Date,
     ) -> Result<Result<Draft, Refusal>, StoredError> {
+        self.correction(original, &Refund::Full, None, today)
+    }
+
+    /// The credit note of a refund Amazon paid out (issue #17): `lines` of the invoice
+    /// `original`, dated `today`, its tax point the seller's day the refund was posted.
+    pub fn refund_credit_note(
+        &self,
+        original: &Issued,
+        lines: Vec<vat::RefundLine>,
+        refund: RefundOf,
+        today: Date,
+    ) -> Result<Result<Draft, Refusal>, StoredError> {
+        self.correction(original, &Refund::Lines(lines), Some(refund), today)
+    }
+
+    fn correction(
+        &self,
+        original: &Issued,
+        what: &Refund,
+        refund: Option<RefundOf>,
+        today: Date,
+    ) -> Result<Result<Draft, Refusal>, StoredError> {
         let invoice: InvoiceDocument =
             serde_json::from_str(&original.document).map_err(StoredError::Document)?;
         let computation: Computation =
             serde_json::from_str(&original.computation).map_err(StoredError::Computation)?;
-        let Some(buyer) = &original.buyer else {
-            return Ok(Err(Refusal::new("buyer_data_removed")));
+        // A refund can be paid after the customer's data was removed (a return more than
+        // 30 days after dispatch): its credit note then names the invoice and carries
+        // every figure, with the customer block removed as on the purged invoice (issue
+        // #17). A cancellation has always been credited before the removal.
+        let buyer: Option<BuyerBlock> = match &original.buyer {
+            Some(b) => Some(serde_json::from_str(b).map_err(StoredError::Buyer)?),
+            None if refund.is_some() => None,
+            None => return Ok(Err(Refusal::new("buyer_data_removed"))),
         };
-        let buyer: BuyerBlock = serde_json::from_str(buyer).map_err(StoredError::Buyer)?;
-        let reversed = match credit_note(&computation, &Refund::Full) {
+        let removed = buyer.is_none();
+        let buyer = buyer.unwrap_or_else(|| BuyerBlock {
+            name: String::new(),
+            company: None,
+            address_lines: Vec::new(),
+            country: String::new(),
+            vat_id: computation.buyer_vat_id.clone(),
+        });
+        let reversed = match credit_note(&computation, what) {
             Ok(c) => c,
             Err(e) => return Ok(Err(vat_refusal(&e))),
+        };
+        let reason = if refund.is_some() {
+            issue::refund_reason(invoice.lang)
+        } else {
+            issue::cancellation_reason(invoice.lang)
         };
         let doc = InvoiceDocument::from_computation(
             &reversed,
@@ -233,16 +288,17 @@ impl Drafter {
                 corrects: Some(OriginalInvoice {
                     number: original.number.clone(),
                     issue_date: invoice.issue_date,
-                    reason: Some(issue::cancellation_reason(invoice.lang).to_string()),
+                    reason: Some(reason.to_string()),
                 }),
                 // The rate of the invoice, so that the EUR figures cancel out exactly.
                 eur_rate: invoice.eur_vat.as_ref().map(|e| e.rate.clone()),
                 lang: invoice.lang,
             },
-            self.seller_block.clone(),
+            self.seller_blocks[invoice.lang.index()].clone(),
             buyer,
         );
         let doc = match doc {
+            Ok(d) if removed => d.without_buyer(),
             Ok(d) => d,
             Err(e) => return Ok(Err(Refusal::new("document_invalid").detail(e.to_string()))),
         };
@@ -255,8 +311,19 @@ impl Drafter {
             corrects: Some(original.id),
             computation: reversed,
             doc,
+            refund,
         }))
     }
+}
+
+/// The refund a credit note is made for (issue #17).
+#[derive(Debug, Clone)]
+pub struct RefundOf {
+    /// The refund's identity in the store (`refunds.refund_key`).
+    pub key: String,
+    /// The seller's day the refund was paid: the credit note's tax point, so the refund
+    /// enters the quarter in which it was paid.
+    pub paid_on: Date,
 }
 
 /// A stored document, computation or customer block that cannot be read back.
@@ -283,6 +350,7 @@ pub struct Priced {
     vies: Option<ViesUse>,
     computation: Computation,
     buyer: BuyerBlock,
+    lang: Lang,
 }
 
 impl Priced {
@@ -303,6 +371,9 @@ pub struct Draft {
     pub corrects: Option<i64>,
     pub computation: Computation,
     pub doc: InvoiceDocument,
+    /// For the credit note of a refund: which one (marked credited in the same
+    /// transaction) and the day it was paid.
+    pub refund: Option<RefundOf>,
 }
 
 /// A numbered draft, rendered: what the store keeps of it and the PDF to write.
@@ -311,8 +382,9 @@ pub struct Sealed {
     /// The document without the customer block.
     pub document_json: String,
     pub computation_json: String,
-    /// The customer block (personal data).
-    pub buyer_json: String,
+    /// The customer block (personal data); `None` for a refund's credit note issued after
+    /// the customer's data was removed (issue #17).
+    pub buyer_json: Option<String>,
     /// SHA-256 of the full document (with the customer block).
     pub document_sha256: String,
     pub pdf_sha256: String,
@@ -333,15 +405,21 @@ impl Draft {
             Err(e) => return Ok(Err(Refusal::new("render_failed").detail(e.to_string()))),
         };
         let full = serde_json::to_string(&self.doc)?;
-        let buyer_json = serde_json::to_string(&self.doc.buyer)?;
+        let buyer_json = match &self.doc.buyer {
+            Some(b) => Some(serde_json::to_string(b)?),
+            None => None,
+        };
         let document_json = serde_json::to_string(&self.doc.clone().without_buyer())?;
         let computation_json = serde_json::to_string(&self.computation)?;
-        let ledger = ledger::entry(
+        let mut ledger = ledger::entry(
             &self.doc,
             &self.computation,
             &self.marketplace_id,
             self.is_business,
         );
+        if let Some(r) = &self.refund {
+            ledger.tax_point = r.paid_on;
+        }
         Ok(Ok(Sealed {
             document_sha256: sha256_hex(full.as_bytes()),
             pdf_sha256: sha256_hex(&pdf),

@@ -74,6 +74,8 @@ pub struct AmazonTotals {
 pub struct Prepared {
     pub invoice: Invoice,
     pub amazon: Option<AmazonTotals>,
+    /// The document's language (issue #17: the marketplace's, unless configured).
+    pub lang: Lang,
 }
 
 /// The document currency of an ISO code, if the engine supports it.
@@ -123,19 +125,49 @@ pub fn supply_date(facts: &OrderFacts, zone: &SellerZone) -> Result<Date, Refusa
 }
 
 fn charge_text(kind: LineKind, lang: Lang) -> &'static str {
-    match (kind, lang) {
-        (LineKind::Shipping, Lang::En) => "Shipping",
-        (LineKind::Shipping, Lang::Nl) => "Verzendkosten",
-        (LineKind::Shipping, Lang::De) => "Versandkosten",
-        (LineKind::GiftWrap, Lang::En) => "Gift wrap",
-        (LineKind::GiftWrap, Lang::Nl) => "Cadeauverpakking",
-        (LineKind::GiftWrap, Lang::De) => "Geschenkverpackung",
-        (LineKind::Discount, Lang::En) => "Promotion discount",
-        (LineKind::Discount, Lang::Nl) => "Promotiekorting",
-        (LineKind::Discount, Lang::De) => "Aktionsrabatt",
-        (LineKind::Goods, Lang::En) => "Item",
-        (LineKind::Goods, Lang::Nl | Lang::De) => "Artikel",
-    }
+    let row: [&str; 8] = match kind {
+        LineKind::Shipping => [
+            "Shipping",
+            "Verzendkosten",
+            "Versandkosten",
+            "Frais de port",
+            "Spese di spedizione",
+            "Gastos de envío",
+            "Frakt",
+            "Koszty wysyłki",
+        ],
+        LineKind::GiftWrap => [
+            "Gift wrap",
+            "Cadeauverpakking",
+            "Geschenkverpackung",
+            "Emballage cadeau",
+            "Confezione regalo",
+            "Envoltorio para regalo",
+            "Presentinslagning",
+            "Opakowanie prezentowe",
+        ],
+        LineKind::Discount => [
+            "Promotion discount",
+            "Promotiekorting",
+            "Aktionsrabatt",
+            "Remise promotionnelle",
+            "Sconto promozionale",
+            "Descuento promocional",
+            "Kampanjrabatt",
+            "Rabat promocyjny",
+        ],
+        LineKind::Goods => [
+            "Item",
+            "Artikel",
+            "Artikel",
+            "Article",
+            "Articolo",
+            "Artículo",
+            "Artikel",
+            "Artykuł",
+        ],
+    };
+    row[lang.index()]
 }
 
 /// Builds the engine's input for an order: one goods line per item and one line per
@@ -271,6 +303,7 @@ pub fn prepare(
             lines,
         },
         amazon,
+        lang,
     })
 }
 
@@ -415,40 +448,309 @@ pub fn marketplace_name(id: &str) -> String {
         .map_or_else(|| id.to_string(), |(_, name, _)| (*name).to_string())
 }
 
-/// Country names in English, Dutch and German (EU member states and the UK).
-const COUNTRIES: [(&str, &str, &str, &str); 28] = [
-    ("AT", "Austria", "Oostenrijk", "Österreich"),
-    ("BE", "Belgium", "België", "Belgien"),
-    ("BG", "Bulgaria", "Bulgarije", "Bulgarien"),
-    ("CY", "Cyprus", "Cyprus", "Zypern"),
-    ("CZ", "Czechia", "Tsjechië", "Tschechien"),
-    ("DE", "Germany", "Duitsland", "Deutschland"),
-    ("DK", "Denmark", "Denemarken", "Dänemark"),
-    ("EE", "Estonia", "Estland", "Estland"),
-    ("ES", "Spain", "Spanje", "Spanien"),
-    ("FI", "Finland", "Finland", "Finnland"),
-    ("FR", "France", "Frankrijk", "Frankreich"),
-    ("GR", "Greece", "Griekenland", "Griechenland"),
-    ("HR", "Croatia", "Kroatië", "Kroatien"),
-    ("HU", "Hungary", "Hongarije", "Ungarn"),
-    ("IE", "Ireland", "Ierland", "Irland"),
-    ("IT", "Italy", "Italië", "Italien"),
-    ("LT", "Lithuania", "Litouwen", "Litauen"),
-    ("LU", "Luxembourg", "Luxemburg", "Luxemburg"),
-    ("LV", "Latvia", "Letland", "Lettland"),
-    ("MT", "Malta", "Malta", "Malta"),
-    ("NL", "Netherlands", "Nederland", "Niederlande"),
-    ("PL", "Poland", "Polen", "Polen"),
-    ("PT", "Portugal", "Portugal", "Portugal"),
-    ("RO", "Romania", "Roemenië", "Rumänien"),
-    ("SE", "Sweden", "Zweden", "Schweden"),
-    ("SI", "Slovenia", "Slovenië", "Slowenien"),
-    ("SK", "Slovakia", "Slowakije", "Slowakei"),
+/// Country names in every document language, in the order of [`Lang::ALL`] (EU member
+/// states and the UK).
+const COUNTRIES: [(&str, [&str; 8]); 28] = [
+    (
+        "AT",
+        [
+            "Austria",
+            "Oostenrijk",
+            "Österreich",
+            "Autriche",
+            "Austria",
+            "Austria",
+            "Österrike",
+            "Austria",
+        ],
+    ),
+    (
+        "BE",
+        [
+            "Belgium", "België", "Belgien", "Belgique", "Belgio", "Bélgica", "Belgien", "Belgia",
+        ],
+    ),
+    (
+        "BG",
+        [
+            "Bulgaria",
+            "Bulgarije",
+            "Bulgarien",
+            "Bulgarie",
+            "Bulgaria",
+            "Bulgaria",
+            "Bulgarien",
+            "Bułgaria",
+        ],
+    ),
+    (
+        "CY",
+        [
+            "Cyprus", "Cyprus", "Zypern", "Chypre", "Cipro", "Chipre", "Cypern", "Cypr",
+        ],
+    ),
+    (
+        "CZ",
+        [
+            "Czechia",
+            "Tsjechië",
+            "Tschechien",
+            "Tchéquie",
+            "Cechia",
+            "Chequia",
+            "Tjeckien",
+            "Czechy",
+        ],
+    ),
+    (
+        "DE",
+        [
+            "Germany",
+            "Duitsland",
+            "Deutschland",
+            "Allemagne",
+            "Germania",
+            "Alemania",
+            "Tyskland",
+            "Niemcy",
+        ],
+    ),
+    (
+        "DK",
+        [
+            "Denmark",
+            "Denemarken",
+            "Dänemark",
+            "Danemark",
+            "Danimarca",
+            "Dinamarca",
+            "Danmark",
+            "Dania",
+        ],
+    ),
+    (
+        "EE",
+        [
+            "Estonia", "Estland", "Estland", "Estonie", "Estonia", "Estonia", "Estland", "Estonia",
+        ],
+    ),
+    (
+        "ES",
+        [
+            "Spain",
+            "Spanje",
+            "Spanien",
+            "Espagne",
+            "Spagna",
+            "España",
+            "Spanien",
+            "Hiszpania",
+        ],
+    ),
+    (
+        "FI",
+        [
+            "Finland",
+            "Finland",
+            "Finnland",
+            "Finlande",
+            "Finlandia",
+            "Finlandia",
+            "Finland",
+            "Finlandia",
+        ],
+    ),
+    (
+        "FR",
+        [
+            "France",
+            "Frankrijk",
+            "Frankreich",
+            "France",
+            "Francia",
+            "Francia",
+            "Frankrike",
+            "Francja",
+        ],
+    ),
+    (
+        "GR",
+        [
+            "Greece",
+            "Griekenland",
+            "Griechenland",
+            "Grèce",
+            "Grecia",
+            "Grecia",
+            "Grekland",
+            "Grecja",
+        ],
+    ),
+    (
+        "HR",
+        [
+            "Croatia",
+            "Kroatië",
+            "Kroatien",
+            "Croatie",
+            "Croazia",
+            "Croacia",
+            "Kroatien",
+            "Chorwacja",
+        ],
+    ),
+    (
+        "HU",
+        [
+            "Hungary",
+            "Hongarije",
+            "Ungarn",
+            "Hongrie",
+            "Ungheria",
+            "Hungría",
+            "Ungern",
+            "Węgry",
+        ],
+    ),
+    (
+        "IE",
+        [
+            "Ireland", "Ierland", "Irland", "Irlande", "Irlanda", "Irlanda", "Irland", "Irlandia",
+        ],
+    ),
+    (
+        "IT",
+        [
+            "Italy", "Italië", "Italien", "Italie", "Italia", "Italia", "Italien", "Włochy",
+        ],
+    ),
+    (
+        "LT",
+        [
+            "Lithuania",
+            "Litouwen",
+            "Litauen",
+            "Lituanie",
+            "Lituania",
+            "Lituania",
+            "Litauen",
+            "Litwa",
+        ],
+    ),
+    (
+        "LU",
+        [
+            "Luxembourg",
+            "Luxemburg",
+            "Luxemburg",
+            "Luxembourg",
+            "Lussemburgo",
+            "Luxemburgo",
+            "Luxemburg",
+            "Luksemburg",
+        ],
+    ),
+    (
+        "LV",
+        [
+            "Latvia", "Letland", "Lettland", "Lettonie", "Lettonia", "Letonia", "Lettland", "Łotwa",
+        ],
+    ),
+    (
+        "MT",
+        [
+            "Malta", "Malta", "Malta", "Malte", "Malta", "Malta", "Malta", "Malta",
+        ],
+    ),
+    (
+        "NL",
+        [
+            "Netherlands",
+            "Nederland",
+            "Niederlande",
+            "Pays-Bas",
+            "Paesi Bassi",
+            "Países Bajos",
+            "Nederländerna",
+            "Holandia",
+        ],
+    ),
+    (
+        "PL",
+        [
+            "Poland", "Polen", "Polen", "Pologne", "Polonia", "Polonia", "Polen", "Polska",
+        ],
+    ),
+    (
+        "PT",
+        [
+            "Portugal",
+            "Portugal",
+            "Portugal",
+            "Portugal",
+            "Portogallo",
+            "Portugal",
+            "Portugal",
+            "Portugalia",
+        ],
+    ),
+    (
+        "RO",
+        [
+            "Romania",
+            "Roemenië",
+            "Rumänien",
+            "Roumanie",
+            "Romania",
+            "Rumanía",
+            "Rumänien",
+            "Rumunia",
+        ],
+    ),
+    (
+        "SE",
+        [
+            "Sweden", "Zweden", "Schweden", "Suède", "Svezia", "Suecia", "Sverige", "Szwecja",
+        ],
+    ),
+    (
+        "SI",
+        [
+            "Slovenia",
+            "Slovenië",
+            "Slowenien",
+            "Slovénie",
+            "Slovenia",
+            "Eslovenia",
+            "Slovenien",
+            "Słowenia",
+        ],
+    ),
+    (
+        "SK",
+        [
+            "Slovakia",
+            "Slowakije",
+            "Slowakei",
+            "Slovaquie",
+            "Slovacchia",
+            "Eslovaquia",
+            "Slovakien",
+            "Słowacja",
+        ],
+    ),
     (
         "GB",
-        "United Kingdom",
-        "Verenigd Koninkrijk",
-        "Vereinigtes Königreich",
+        [
+            "United Kingdom",
+            "Verenigd Koninkrijk",
+            "Vereinigtes Königreich",
+            "Royaume-Uni",
+            "Regno Unito",
+            "Reino Unido",
+            "Storbritannien",
+            "Wielka Brytania",
+        ],
     ),
 ];
 
@@ -459,22 +761,61 @@ pub fn country_name(code: &str, lang: Lang) -> String {
     COUNTRIES
         .iter()
         .find(|row| row.0 == c)
-        .map_or(c.clone(), |row| {
-            match lang {
-                Lang::En => row.1,
-                Lang::Nl => row.2,
-                Lang::De => row.3,
-            }
-            .to_string()
-        })
+        .map_or(c.clone(), |row| row.1[lang.index()].to_string())
 }
 
 /// Why a credit note is issued, as printed.
 pub fn cancellation_reason(lang: Lang) -> &'static str {
-    match lang {
-        Lang::En => "Order cancelled",
-        Lang::Nl => "Bestelling geannuleerd",
-        Lang::De => "Bestellung storniert",
+    [
+        "Order cancelled",
+        "Bestelling geannuleerd",
+        "Bestellung storniert",
+        "Commande annulée",
+        "Ordine annullato",
+        "Pedido cancelado",
+        "Beställningen avbruten",
+        "Zamówienie anulowane",
+    ][lang.index()]
+}
+
+/// Why a credit note for a refund is issued, as printed (issue #17).
+pub fn refund_reason(lang: Lang) -> &'static str {
+    [
+        "Refund",
+        "Terugbetaling",
+        "Erstattung",
+        "Remboursement",
+        "Rimborso",
+        "Reembolso",
+        "Återbetalning",
+        "Zwrot płatności",
+    ][lang.index()]
+}
+
+/// The language of a marketplace's documents (`invoices.language = "marketplace"`, issue
+/// #17): Amazon.nl Dutch, .de German, .fr French, .it Italian, .es Spanish, .se Swedish,
+/// .pl Polish; Amazon.com.be Dutch or French by the delivery postcode (Flanders 1500–3999
+/// and 8000–9999 Dutch; Brussels and Wallonia French); every other marketplace English.
+pub fn marketplace_language(marketplace_id: &str, postal_code: Option<&str>) -> Lang {
+    match marketplace_id {
+        "A1805IZSGTT6HS" => Lang::Nl,
+        "A1PA6795UKMFR9" => Lang::De,
+        "A13V1IB3VIYZZH" => Lang::Fr,
+        "APJ6JRA9NG5V4" => Lang::It,
+        "A1RKKUPIHCS9HS" => Lang::Es,
+        "A2NODRKZP88ZB9" => Lang::Sv,
+        "A1C3SOZRARQ6R3" => Lang::Pl,
+        "AMEN7PMS3EDWL" => {
+            let code: Option<u32> = postal_code
+                .map(|p| p.chars().filter(char::is_ascii_digit).collect::<String>())
+                .and_then(|d| d.get(..4).and_then(|d| d.parse().ok()));
+            // Without a postcode, Dutch: the language of most of Amazon.com.be's buyers.
+            match code {
+                Some(1000..=1499 | 4000..=7999) => Lang::Fr,
+                _ => Lang::Nl,
+            }
+        }
+        _ => Lang::En,
     }
 }
 
@@ -651,6 +992,49 @@ mod tests {
         let c = compute(&invoice, &RateTable::builtin()).unwrap();
         assert_eq!(c.regime, Regime::IntraCommunityReverseCharge);
         assert_eq!(c.total_vat, dec!(0));
+    }
+
+    #[test]
+    fn documents_speak_the_marketplaces_language() {
+        let cases = [
+            ("A1805IZSGTT6HS", None, Lang::Nl),
+            ("A1PA6795UKMFR9", None, Lang::De),
+            ("A13V1IB3VIYZZH", None, Lang::Fr),
+            ("APJ6JRA9NG5V4", None, Lang::It),
+            ("A1RKKUPIHCS9HS", None, Lang::Es),
+            ("A2NODRKZP88ZB9", None, Lang::Sv),
+            ("A1C3SOZRARQ6R3", None, Lang::Pl),
+            // Amazon.com.be: Flanders Dutch, Brussels and Wallonia French.
+            ("AMEN7PMS3EDWL", Some("2000"), Lang::Nl),
+            ("AMEN7PMS3EDWL", Some("B-9000"), Lang::Nl),
+            ("AMEN7PMS3EDWL", Some("1000"), Lang::Fr),
+            ("AMEN7PMS3EDWL", Some("4000"), Lang::Fr),
+            ("AMEN7PMS3EDWL", None, Lang::Nl),
+            ("A28R8C7NBKEWEA", None, Lang::En),
+            ("A1F83G8C2ARO7P", None, Lang::En),
+        ];
+        for (market, postcode, lang) in cases {
+            assert_eq!(
+                marketplace_language(market, postcode),
+                lang,
+                "{market} {postcode:?}"
+            );
+        }
+        for lang in Lang::ALL {
+            for kind in [
+                LineKind::Shipping,
+                LineKind::GiftWrap,
+                LineKind::Discount,
+                LineKind::Goods,
+            ] {
+                assert!(!charge_text(kind, lang).is_empty());
+            }
+            for (code, names) in COUNTRIES {
+                assert!(!names[lang.index()].trim().is_empty(), "{code} {lang:?}");
+            }
+        }
+        assert_eq!(country_name("NL", Lang::Pl), "Holandia");
+        assert_eq!(charge_text(LineKind::Shipping, Lang::Fr), "Frais de port");
     }
 
     #[test]

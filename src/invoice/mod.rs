@@ -7,5 +7,6 @@ pub mod draft;
 pub mod issue;
 pub mod ledger;
 pub mod rates;
+pub mod refund;
 pub mod render;
 pub mod vat;

@@ -317,37 +317,91 @@ pub enum Lang {
     Nl,
     /// German.
     De,
+    /// French.
+    Fr,
+    /// Italian.
+    It,
+    /// Spanish.
+    Es,
+    /// Swedish.
+    Sv,
+    /// Polish.
+    Pl,
+}
+
+impl Lang {
+    /// Every language a document can be in (issue #17, item 5).
+    pub const ALL: [Lang; 8] = [
+        Lang::En,
+        Lang::Nl,
+        Lang::De,
+        Lang::Fr,
+        Lang::It,
+        Lang::Es,
+        Lang::Sv,
+        Lang::Pl,
+    ];
+
+    /// The position in [`Lang::ALL`] (the column of the translation tables).
+    #[must_use]
+    pub fn index(self) -> usize {
+        self as usize
+    }
 }
 
 impl LegalNote {
     /// The wording in `lang`.
     #[must_use]
     pub fn text(&self, lang: Lang) -> String {
-        match (self, lang) {
-            (LegalNote::IntraCommunitySupply, Lang::En) => {
-                "Intra-Community supply, VAT exempt - Art. 138 Directive 2006/112/EC".into()
+        match self {
+            LegalNote::IntraCommunitySupply => match lang {
+                Lang::En => "Intra-Community supply, VAT exempt - Art. 138 Directive 2006/112/EC",
+                Lang::Nl => "Intracommunautaire levering, 0% - art. 138 Richtlijn 2006/112/EG",
+                Lang::De => "Steuerfreie innergemeinschaftliche Lieferung - Art. 138 Richtlinie 2006/112/EG",
+                Lang::Fr => "Livraison intracommunautaire exonérée de TVA - art. 138 directive 2006/112/CE",
+                Lang::It => "Cessione intracomunitaria non imponibile - art. 138 direttiva 2006/112/CE",
+                Lang::Es => "Entrega intracomunitaria exenta de IVA - art. 138 Directiva 2006/112/CE",
+                Lang::Sv => "Gemenskapsintern leverans, undantagen från moms - art. 138 direktiv 2006/112/EG",
+                Lang::Pl => "Wewnątrzwspólnotowa dostawa towarów, zwolniona z VAT - art. 138 dyrektywy 2006/112/WE",
             }
-            (LegalNote::IntraCommunitySupply, Lang::Nl) => {
-                "Intracommunautaire levering, 0% - art. 138 Richtlijn 2006/112/EG".into()
+            .into(),
+            LegalNote::ReverseCharge => match lang {
+                Lang::En => "Reverse charge",
+                Lang::Nl => "Btw verlegd",
+                Lang::De => "Steuerschuldnerschaft des Leistungsempfängers",
+                Lang::Fr => "Autoliquidation",
+                Lang::It => "Inversione contabile",
+                Lang::Es => "Inversión del sujeto pasivo",
+                Lang::Sv => "Omvänd betalningsskyldighet",
+                Lang::Pl => "Odwrotne obciążenie",
             }
-            (LegalNote::IntraCommunitySupply, Lang::De) => {
-                "Steuerfreie innergemeinschaftliche Lieferung - Art. 138 Richtlinie 2006/112/EG"
-                    .into()
-            }
-            (LegalNote::ReverseCharge, Lang::En) => "Reverse charge".into(),
-            (LegalNote::ReverseCharge, Lang::Nl) => "Btw verlegd".into(),
-            (LegalNote::ReverseCharge, Lang::De) => {
-                "Steuerschuldnerschaft des Leistungsempfängers".into()
-            }
-            (LegalNote::OssUnionScheme { country }, Lang::En) => format!(
-                "Distance sale: VAT of {country} charged, declared in the Netherlands under the Union OSS scheme"
-            ),
-            (LegalNote::OssUnionScheme { country }, Lang::Nl) => format!(
-                "Afstandsverkoop: btw van {country} berekend, aangegeven in Nederland via het éénloketsysteem (OSS, Unieregeling)"
-            ),
-            (LegalNote::OssUnionScheme { country }, Lang::De) => format!(
-                "Fernverkauf: Umsatzsteuer von {country} berechnet, in den Niederlanden über den One-Stop-Shop (OSS, EU-Regelung) erklärt"
-            ),
+            .into(),
+            LegalNote::OssUnionScheme { country } => match lang {
+                Lang::En => format!(
+                    "Distance sale: VAT of {country} charged, declared in the Netherlands under the Union OSS scheme"
+                ),
+                Lang::Nl => format!(
+                    "Afstandsverkoop: btw van {country} berekend, aangegeven in Nederland via het éénloketsysteem (OSS, Unieregeling)"
+                ),
+                Lang::De => format!(
+                    "Fernverkauf: Umsatzsteuer von {country} berechnet, in den Niederlanden über den One-Stop-Shop (OSS, EU-Regelung) erklärt"
+                ),
+                Lang::Fr => format!(
+                    "Vente à distance : TVA de {country} facturée, déclarée aux Pays-Bas via le guichet unique (OSS, régime de l'Union)"
+                ),
+                Lang::It => format!(
+                    "Vendita a distanza: IVA di {country} addebitata, dichiarata nei Paesi Bassi tramite lo sportello unico (OSS, regime UE)"
+                ),
+                Lang::Es => format!(
+                    "Venta a distancia: IVA de {country} repercutido, declarado en los Países Bajos mediante la ventanilla única (OSS, régimen de la Unión)"
+                ),
+                Lang::Sv => format!(
+                    "Distansförsäljning: moms för {country} debiterad, redovisad i Nederländerna genom en lokal kontaktpunkt (OSS, unionsordningen)"
+                ),
+                Lang::Pl => format!(
+                    "Sprzedaż na odległość: naliczono VAT kraju {country}, rozliczony w Holandii w procedurze OSS (procedura unijna)"
+                ),
+            },
         }
     }
 }

@@ -7,7 +7,6 @@
 //! refused as a whole is asked again one order (with its group) at a time; an order PostNL refuses goes
 //! to review. Also the sender and the PostNL account from the config.
 
-use secrecy::SecretString;
 use time::{Date, OffsetDateTime, Weekday};
 
 use crate::clock::rfc3339;
@@ -62,7 +61,7 @@ pub enum Chunk {
 pub struct Labeller<'a> {
     ctx: &'a Ctx,
     cfg: &'a Config,
-    client: pn::Client<'a>,
+    client: &'a pn::Client<'a>,
     sender: Sender,
     now: OffsetDateTime,
     format: LabelFormat,
@@ -84,17 +83,18 @@ impl<'a> Labeller<'a> {
     pub fn new(
         ctx: &'a Ctx,
         cfg: &'a Config,
+        client: &'a pn::Client<'a>,
         sender: Sender,
         now: OffsetDateTime,
-    ) -> anyhow::Result<Self> {
-        Ok(Self {
+    ) -> Self {
+        Self {
             ctx,
             cfg,
-            client: postnl_client(ctx, cfg)?,
+            client,
             sender,
             now,
             format: cfg.labels.format,
-        })
+        }
     }
 
     /// The labels of this run are made as `format` (`--format`) instead of the
@@ -204,7 +204,7 @@ impl<'a> Labeller<'a> {
         for p in chunk {
             match parcels_for(
                 ctx,
-                &self.client,
+                self.client,
                 &self.sender.customer_code,
                 &self.sender.customer_number,
                 p,
@@ -356,25 +356,6 @@ fn sender(cfg: &Config) -> anyhow::Result<Address> {
         city: p(&s.city),
         countrycode: s.country.clone().unwrap_or_else(|| "NL".into()),
         ..Address::default()
-    })
-}
-
-fn postnl_client<'a>(ctx: &'a Ctx, cfg: &Config) -> anyhow::Result<pn::Client<'a>> {
-    let key: SecretString = cfg.resolve_secret(&cfg.postnl.api_key())?;
-    let client = pn::Client::new(
-        ctx.http()?,
-        &cfg.postnl.base_url(),
-        key,
-        crate::transport::RetryPolicy {
-            max_tries: cfg.postnl.max_tries,
-            base: std::time::Duration::from_millis(cfg.postnl.retry_base_ms),
-            cap: std::time::Duration::from_secs(120),
-        },
-        &ctx.clock,
-    )?;
-    Ok(match cfg.postnl.calls_per_minute {
-        Some(n) => client.with_pacing(n),
-        None => client,
     })
 }
 

@@ -6,13 +6,17 @@
 //! [`print`](mod@print) (the merging of the label PDFs), and [`confirm`]
 //! (confirmShipment per parcel, also for `fulfil confirm-shipments`). [`products`]
 //! chooses the PostNL product; [`parcels`] splits an order into several parcels;
-//! [`pick_list`] lists what to pack for a print file.
+//! [`pick_list`] lists what to pack for a print file; [`client`] makes the run's one
+//! PostNL client; [`postcode`] asks PostNL's postcode register which reading of a Dutch
+//! address exists.
 
 pub mod batch;
+pub mod client;
 pub mod confirm;
 pub mod parcels;
 pub mod pick_list;
 pub mod plan;
+pub mod postcode;
 pub mod print;
 pub mod print_file;
 pub mod products;

@@ -8,6 +8,7 @@ use crate::clock::rfc3339;
 use crate::config::Config;
 use crate::ctx::Ctx;
 use crate::labels::parcels::{self, ParcelPlan};
+use crate::labels::postcode::{Decision, Register};
 use crate::labels::products::{self, Product};
 use crate::labels::{COMMAND, Counts};
 use crate::logging::Pii;
@@ -30,7 +31,12 @@ pub struct Planned {
 /// Plans every ready order, the most urgent first (see [`db::ready_orders`]); the orders
 /// that need a person go to review now (and are counted in `counts.to_review`), those
 /// whose label-printing window is still closed wait (`counts.waiting`).
-pub fn ready(ctx: &Ctx, cfg: &Config, counts: &mut Counts) -> anyhow::Result<Vec<Planned>> {
+pub fn ready(
+    ctx: &Ctx,
+    cfg: &Config,
+    register: &Register<'_>,
+    counts: &mut Counts,
+) -> anyhow::Result<Vec<Planned>> {
     let (ready, closed) = {
         let store = ctx.store(COMMAND)?;
         let now = rfc3339(ctx.clock.now());
@@ -40,6 +46,7 @@ pub fn ready(ctx: &Ctx, cfg: &Config, counts: &mut Counts) -> anyhow::Result<Vec
         )
     };
     let mut planned = Vec::new();
+    let now = rfc3339(ctx.clock.now());
     for order in ready {
         // Amazon's label-printing window has not opened: no label yet, and no review.
         if closed.contains(&order.order_id) {
@@ -48,7 +55,15 @@ pub fn ready(ctx: &Ctx, cfg: &Config, counts: &mut Counts) -> anyhow::Result<Vec
         }
         let plan = {
             let store = ctx.store(COMMAND)?;
-            plan(store.conn(), cfg, order)?
+            let mut check = |conn: &rusqlite::Connection, id: &str, key: (&str, &str, &str)| {
+                register.lookup(conn, id, &now, key)
+            };
+            let lookup: Option<&mut Lookup<'_>> = if register.enabled() {
+                Some(&mut check)
+            } else {
+                None
+            };
+            plan(store.conn(), cfg, order, lookup)?
         };
         match plan {
             Ok(p) => planned.push(p),
@@ -71,13 +86,25 @@ pub fn ready(ctx: &Ctx, cfg: &Config, counts: &mut Counts) -> anyhow::Result<Vec
 pub fn again(
     ctx: &Ctx,
     cfg: &Config,
+    register: &Register<'_>,
     order_id: &str,
 ) -> anyhow::Result<Result<Planned, &'static str>> {
     let store = ctx.store(COMMAND)?;
     let Some(order) = db::label_order(store.conn(), order_id)? else {
         return Ok(Err("unknown_order"));
     };
-    Ok(plan(store.conn(), cfg, order)?.map_err(|(_, reason)| reason))
+    // The register decides again as it did the first time (from its cache, which lives
+    // as long as the order's personal data).
+    let now = rfc3339(ctx.clock.now());
+    let mut check = |conn: &rusqlite::Connection, id: &str, key: (&str, &str, &str)| {
+        register.lookup(conn, id, &now, key)
+    };
+    let lookup: Option<&mut Lookup<'_>> = if register.enabled() {
+        Some(&mut check)
+    } else {
+        None
+    };
+    Ok(plan(store.conn(), cfg, order, lookup)?.map_err(|(_, reason)| reason))
 }
 
 /// Longest value PostNL takes for names, company and city.
@@ -87,11 +114,21 @@ fn too_long(v: Option<&String>) -> bool {
     v.is_some_and(|s| s.chars().count() > MAX_NAME)
 }
 
+/// Asks the postcode register (through its cache) for (postcode, number, addition) on
+/// behalf of an order.
+type Lookup<'a> = dyn FnMut(
+        &rusqlite::Connection,
+        &str,
+        (&str, &str, &str),
+    ) -> Option<Vec<crate::postnl::postcode::Registered>>
+    + 'a;
+
 /// Works out what an order's label needs; `Err` carries the review reason.
 fn plan(
     conn: &rusqlite::Connection,
     cfg: &Config,
     order: LabelOrder,
+    lookup: Option<&mut Lookup<'_>>,
 ) -> anyhow::Result<Result<Planned, (String, &'static str)>> {
     let id = order.order_id.clone();
     // An order whose figures make no sense (negative, not adding up, charged without a
@@ -198,7 +235,15 @@ fn plan(
                 ..Address::default()
             }
         }
-        None => match split_receiver(&pii, &country) {
+        None => match split_receiver(&pii, &country, |split, cands| {
+            // Dutch addresses only: the register is PostNL's Dutch one.
+            let lookup = lookup.filter(|_| country == "NL")?;
+            let zip = cands.first().map(|c| c.zipcode.clone()).unwrap_or_default();
+            let mut ask = |pc: &str, nr: &str, add: &str| lookup(conn, &id, (pc, nr, add));
+            Some(crate::labels::postcode::decide(
+                &zip, split, cands, &mut ask,
+            ))
+        }) {
             Ok(a) => a,
             Err(reason) => return Ok(Err((id, reason))),
         },
@@ -236,7 +281,14 @@ fn plan(
 fn printable_pii(p: PiiRow) -> Result<PiiRow, &'static str> {
     use crate::printable::{UNPRINTABLE, sensible};
     let given = |v: &Option<String>| v.as_ref().is_some_and(|s| !s.trim().is_empty());
-    let clean = |v: &Option<String>| v.as_deref().and_then(sensible);
+    // Then what belongs on no label (emoji, symbols) goes too: nothing of it may reach
+    // PostNL in any field (issue #18).
+    let clean = |v: &Option<String>| {
+        v.as_deref()
+            .and_then(sensible)
+            .map(|s| address::label_text(&s))
+            .filter(|s| crate::printable::has_text(s))
+    };
     let out = PiiRow {
         recipient_name: clean(&p.recipient_name),
         recipient_company: clean(&p.recipient_company),
@@ -268,7 +320,13 @@ fn printable_pii(p: PiiRow) -> Result<PiiRow, &'static str> {
 }
 
 /// Splits Amazon's address lines into PostNL's fields; `Err` is a review reason.
-fn split_receiver(pii: &PiiRow, country: &str) -> Result<Address, &'static str> {
+/// `register` is asked, when it is on, with the splitter's reading and every candidate
+/// reading (issue #18); `None` from it means "no register".
+fn split_receiver(
+    pii: &PiiRow,
+    country: &str,
+    register: impl FnOnce(Option<&address::Split>, &[address::Split]) -> Option<Decision>,
+) -> Result<Address, &'static str> {
     let input = AddressInput {
         lines: [
             text(pii.address_line1.as_ref()),
@@ -279,10 +337,24 @@ fn split_receiver(pii: &PiiRow, country: &str) -> Result<Address, &'static str> 
         postal_code: pii.postal_code.as_deref().unwrap_or(""),
         country,
     };
-    let split = address::split(&input).map_err(|r| r.reason.code())?;
-    if split.confidence == Confidence::Check {
-        return Err("address_check");
-    }
+    let first = address::split(&input);
+    let candidates = address::candidates(&input);
+    let decided = if candidates.is_empty() {
+        None
+    } else {
+        register(first.as_ref().ok(), &candidates)
+    };
+    let split = match decided {
+        Some(Decision::Label(s)) => s,
+        Some(Decision::Review(reason)) => return Err(reason),
+        None => {
+            let split = first.map_err(|r| r.reason.code())?;
+            if split.confidence == Confidence::Check {
+                return Err("address_check");
+            }
+            split
+        }
+    };
     let opt = |s: String| {
         if s.is_empty() {
             None

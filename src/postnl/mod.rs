@@ -21,8 +21,11 @@
 //! in requests is [`crate::logging::Pii`]; no body, request or answer, is logged.
 
 pub mod address;
+#[cfg(test)]
+mod address_corpus;
 pub mod error;
 pub mod models;
+pub mod postcode;
 #[cfg(test)]
 mod props;
 
@@ -728,6 +731,51 @@ mod tests {
         assert_eq!(s.header("apikey"), Some(KEY));
         assert_eq!(s.header("accept"), Some("application/json"));
         assert_eq!(c.stats().calls, 1);
+    }
+
+    /// Issue #18: the postal-code check is a GET with the documented query, and it goes
+    /// through the same pacer as the barcode and label calls, so it counts against
+    /// PostNL's calls per minute; a throttled check is retried like any call.
+    #[test]
+    fn postcode_check_shares_the_pacing_and_retries_of_the_label_calls() {
+        let found = r#"[{"city":"TESTSTAD","postalCode":"1011AB","streetName":"Zonegge 23","houseNumber":12,"formattedAddress":["Zonegge 23 12","1011AB TESTSTAD"]}]"#;
+        let (base, server) = serve(vec![
+            reply(
+                429,
+                r#"{"message":"Too many requests. Rate limit exceeded!","http_status_code":429}"#,
+            ),
+            reply(200, found),
+            reply(200, r#"{"Barcode":"3SDEVC987001234"}"#),
+        ]);
+        let http = http();
+        let c = client(&http, &base).with_pacing(10);
+        let got = c.postalcode_check("1011AB", "12", "").unwrap();
+        assert_eq!(
+            (got[0].street.as_str(), got[0].house_nr.as_str()),
+            ("Zonegge 23", "12")
+        );
+        c.barcode("DEVC", "11223344", BarcodeKind::Domestic)
+            .unwrap();
+        let seen = server.join().unwrap();
+        assert_eq!(seen.len(), 3);
+        assert!(
+            seen[1].line.starts_with(
+                "GET /shipment/checkout/v1/postalcodecheck?postalcode=1011AB&housenumber=12 "
+            ),
+            "{}",
+            seen[1].line
+        );
+        assert_eq!(seen[1].header("apikey"), Some(KEY));
+        let stats = c.stats();
+        assert_eq!((stats.calls, stats.throttled), (3, 1));
+        // Every call, checks and barcode alike, took its place in the one window.
+        assert_eq!(c.pacer.borrow().sent.len(), 3);
+        // Arguments the service cannot take are refused without a call.
+        assert!(matches!(
+            c.postalcode_check("1011 AB", "12", ""),
+            Err(PostnlError::Refused(_))
+        ));
+        assert_eq!(c.stats().calls, 3);
     }
 
     #[test]

@@ -20,7 +20,8 @@ pub(crate) struct Plan {
 pub(crate) fn plan(operation: &str) -> Option<Plan> {
     let (rate, burst) = match operation {
         "searchOrders" => (0.0056, 20.0),
-        "getOrder" => (0.5, 30.0),
+        // getOrder and Finances v0 listFinancialEvents (issue #17) share a plan.
+        "getOrder" | "listFinancialEvents" => (0.5, 30.0),
         "confirmShipment" => (2.0, 10.0),
         "createFeedDocument" => (0.5, 15.0),
         "createFeed" => (0.0083, 15.0),

@@ -16,10 +16,12 @@ mod data;
 mod ecb;
 mod faults;
 mod feeds;
+mod finances;
 mod label_pdf;
 mod limits;
 mod lwa;
 mod orders;
+mod postcode;
 mod postnl;
 mod record;
 mod rng;
@@ -419,6 +421,7 @@ pub(crate) struct State {
     pub roles: Roles,
     pub postnl: postnl::PostnlState,
     pub vies: vies::ViesState,
+    pub finances: finances::FinancesState,
 }
 
 struct Shared {
@@ -464,6 +467,7 @@ fn classify(req: &Request) -> (&'static str, &'static str) {
         ("GET", ["feeds", "2021-06-30", "feeds", id]) if !id.is_empty() => ("feeds", "getFeed"),
         ("PUT", ["_upload", id]) if !id.is_empty() => ("upload", "putDocument"),
         ("GET", ["_download", id]) if !id.is_empty() => ("download", "getDocument"),
+        ("GET", ["finances", "v0", "financialEvents"]) => ("finances", "listFinancialEvents"),
         ("GET", ["_ecb", "rates"]) => ("ecb", "rates"),
         ("POST", ["taxation_customs", "vies", "rest-api", "check-vat-number"]) => {
             ("vies", "checkVatNumber")
@@ -478,7 +482,10 @@ fn classify(req: &Request) -> (&'static str, &'static str) {
 }
 
 fn is_sp_api(api: &str) -> bool {
-    matches!(api, "orders" | "ordersV0" | "feeds" | "unknown")
+    matches!(
+        api,
+        "orders" | "ordersV0" | "feeds" | "finances" | "unknown"
+    )
 }
 
 /// Path segment number `index_from_start` (0-based, after the leading slash), or "".
@@ -604,7 +611,7 @@ impl Shared {
 
     fn serve(&self, api: &'static str, op: &'static str, req: &Request, ctx: &Ctx<'_>) -> Response {
         match api {
-            "orders" | "ordersV0" | "feeds" => {
+            "orders" | "ordersV0" | "feeds" | "finances" => {
                 let token = match req.header("x-amz-access-token") {
                     Some(t) if !t.trim().is_empty() => t.trim(),
                     _ => return missing_authentication_token(),
@@ -635,6 +642,7 @@ impl Shared {
                     "createFeed" => feeds::create_feed(&mut st, req, ctx),
                     "getFeed" => feeds::get_feed(&mut st, req, ctx),
                     "getFeedDocument" => feeds::get_feed_document(&mut st, req, ctx),
+                    "listFinancialEvents" => finances::list(&mut st, req, ctx),
                     _ => missing_authentication_token(),
                 }
             }
@@ -852,6 +860,7 @@ impl Sandbox {
                 roles: cfg.roles,
                 postnl: postnl::PostnlState::new(cfg.seed),
                 vies: vies::ViesState::default(),
+                finances: finances::FinancesState::default(),
             }),
             limits: Mutex::new(Limits::default()),
             faults: Mutex::new(FaultPlan::new(cfg.faults.clone(), cfg.seed)),
@@ -923,6 +932,13 @@ impl Sandbox {
         let rec = data::record_from_json(order)?;
         lock(&self.shared.state).orders.insert(rec);
         Ok(())
+    }
+
+    /// Adds a refund event in the Finances API's `ShipmentEvent` shape (`AmazonOrderId`,
+    /// `PostedDate`, `ShipmentItemAdjustmentList`); listFinancialEvents serves it in
+    /// `RefundEventList` once its `PostedDate` has passed (issue #17).
+    pub fn add_refund(&self, event: Value) -> anyhow::Result<()> {
+        lock(&self.shared.state).finances.add(event)
     }
 
     /// From sandbox time `at` on, the order shows `status` (e.g. "CANCELLED", "SHIPPED").

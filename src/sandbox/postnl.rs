@@ -9,6 +9,7 @@
 //! | `/shipment/v1_1/barcode` | GET | `postnl.barcode`: reserve one barcode |
 //! | `/shipment/v2_2/label?confirm=true\|false` | POST | `postnl.label`: validate, draw labels, optionally pre-announce |
 //! | `/shipment/v2/confirm` | POST | `postnl.confirm`: pre-announce shipments labelled with `confirm=false` |
+//! | `/shipment/checkout/v1/postalcodecheck` | GET | `postnl.postalcodecheck`: the postcode register (`postcode.rs`) |
 //!
 //! It keeps the state tests look at ([`PostnlState`]): every barcode issued, how many labels
 //! were made per barcode (a client must never make two labels for one parcel), every
@@ -233,6 +234,7 @@ pub(crate) fn operation(req: &Request) -> Option<&'static str> {
         BARCODE_PATH => Some("postnl.barcode"),
         LABEL_PATH => Some("postnl.label"),
         CONFIRM_PATH => Some("postnl.confirm"),
+        super::postcode::PATH => Some("postnl.postalcodecheck"),
         _ => None,
     }
 }
@@ -281,7 +283,7 @@ pub(crate) fn handle(state: &mut PostnlState, req: &Request, now: OffsetDateTime
         }
         Some(_) => {}
     }
-    let wanted = if op == "postnl.barcode" {
+    let wanted = if matches!(op, "postnl.barcode" | "postnl.postalcodecheck") {
         "GET"
     } else {
         "POST"
@@ -295,6 +297,7 @@ pub(crate) fn handle(state: &mut PostnlState, req: &Request, now: OffsetDateTime
     match op {
         "postnl.barcode" => barcode(state, req),
         "postnl.label" => label(state, req, now),
+        "postnl.postalcodecheck" => super::postcode::answer(req),
         _ => confirm(state, req),
     }
 }

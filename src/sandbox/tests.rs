@@ -98,6 +98,7 @@ struct Schemas {
     orders: Value,
     v0: Value,
     feeds: Value,
+    finances: Value,
 }
 
 fn schemas() -> &'static Schemas {
@@ -112,6 +113,7 @@ fn schemas() -> &'static Schemas {
             orders: defs("orders_2026-01-01.json"),
             v0: defs("ordersV0.json"),
             feeds: defs("feeds_2021-06-30.json"),
+            finances: defs("financesV0.json"),
         }
     })
 }
@@ -142,6 +144,9 @@ fn valid_v0(def: &str, v: &Value) {
 }
 fn valid_feeds(def: &str, v: &Value) {
     assert_valid(&schemas().feeds, def, v);
+}
+fn valid_finances(def: &str, v: &Value) {
+    assert_valid(&schemas().finances, def, v);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -2456,4 +2461,158 @@ fn tedb_requests_and_answers_match_the_commissions_schema() {
     assert_eq!(resp.status().as_u16(), 500);
     let body = resp.text().unwrap();
     xsd_valid(&soap_payload(&body, "retrieveVatRatesFaultMsg"));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Finances API v0 listFinancialEvents (issue #17)
+
+fn financial_events(sb: &Sandbox, tok: &str, query: &str) -> Response {
+    get(sb, tok, &format!("/finances/v0/financialEvents?{query}"))
+}
+
+/// Every refund event of the window, page by page; each page checked against the model.
+fn all_refunds(sb: &Sandbox, tok: &str, after: OffsetDateTime, per_page: u32) -> (Vec<Value>, u32) {
+    let base = format!(
+        "PostedAfter={}&PostedBefore={}&MaxResultsPerPage={per_page}",
+        enc(&clock::fmt(after)),
+        enc(&clock::fmt(sb.now() - Duration::minutes(3)))
+    );
+    let (mut out, mut pages, mut q) = (Vec::new(), 0, base.clone());
+    loop {
+        let r = financial_events(sb, tok, &q);
+        assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+        let body = r.json_body();
+        valid_finances("ListFinancialEventsResponse", &body);
+        pages += 1;
+        let list = body["payload"]["FinancialEvents"]["RefundEventList"]
+            .as_array()
+            .unwrap();
+        assert!(list.len() <= per_page as usize);
+        out.extend(list.iter().cloned());
+        match body["payload"]["NextToken"].as_str() {
+            Some(t) => q = format!("{base}&NextToken={}", enc(t)),
+            None => break,
+        }
+    }
+    (out, pages)
+}
+
+#[test]
+fn financial_events_serve_refunds_of_shipped_orders_in_the_models_shape() {
+    let sb = start(600);
+    let tok = token(&sb);
+    let t0 = sb.now();
+    // Nothing is shipped yet: no refunds.
+    let (none, _) = all_refunds(&sb, &tok, t0 - Duration::days(30), 100);
+    let generated_shipped = none.len();
+    for id in sb.order_ids() {
+        sb.set_order_status(&id, "SHIPPED", t0 + Duration::hours(1))
+            .unwrap();
+    }
+    sb.advance(Duration::days(25));
+    let tok = token(&sb);
+    let (events, pages) = all_refunds(&sb, &tok, t0 - Duration::days(1), 7);
+    let n = events.len() - generated_shipped;
+    // About 5 % of 600 orders.
+    assert!((12..=50).contains(&n), "{n} refunds");
+    assert!(pages > 1, "paged");
+    let mut kinds = BTreeSet::new();
+    for e in &events {
+        assert!(e["AmazonOrderId"].as_str().is_some_and(|s| !s.is_empty()));
+        let posted = clock::parse(e["PostedDate"].as_str().unwrap()).unwrap();
+        assert!(posted < sb.now() - Duration::minutes(2));
+        for item in e["ShipmentItemAdjustmentList"].as_array().unwrap() {
+            assert!(item["OrderAdjustmentItemId"].as_str().is_some());
+            for c in item["ItemChargeAdjustmentList"].as_array().unwrap() {
+                kinds.insert(c["ChargeType"].as_str().unwrap().to_owned());
+            }
+        }
+    }
+    for k in [
+        "Principal",
+        "ShippingCharge",
+        "Goodwill",
+        "RestockingFee",
+        "Tax",
+    ] {
+        assert!(kinds.contains(k), "{k} missing from {kinds:?}");
+    }
+    // The same window read again gives the same events (deterministic).
+    let (again, _) = all_refunds(&sb, &tok, t0 - Duration::days(1), 100);
+    assert_eq!(again, events);
+}
+
+#[test]
+fn financial_events_rules_answer_invalid_input() {
+    let sb = start(0);
+    let tok = token(&sb);
+    let now = sb.now();
+    let at = |t: OffsetDateTime| enc(&clock::fmt(t));
+    for q in [
+        "MaxResultsPerPage=0".to_string(),
+        "MaxResultsPerPage=101".to_string(),
+        format!("PostedBefore={}", at(now - Duration::hours(1))),
+        format!("PostedAfter={}", at(now - Duration::minutes(1))),
+        format!(
+            "PostedAfter={}&PostedBefore={}",
+            at(now - Duration::hours(2)),
+            at(now - Duration::minutes(1))
+        ),
+        format!(
+            "PostedAfter={}&PostedBefore={}",
+            at(now - Duration::hours(2)),
+            at(now - Duration::hours(3))
+        ),
+        "PostedAfter=yesterday".to_string(),
+        format!(
+            "PostedAfter={}&NextToken=forged",
+            at(now - Duration::hours(2))
+        ),
+    ] {
+        let r = financial_events(&sb, &tok, &q);
+        assert_eq!(r.status, 400, "{q}");
+        valid_finances("ListFinancialEventsResponse", &r.json_body());
+        assert_eq!(r.json_body()["errors"][0]["code"], "InvalidInput", "{q}");
+    }
+    // A window over 180 days answers nothing.
+    let r = financial_events(
+        &sb,
+        &tok,
+        &format!(
+            "PostedAfter={}&PostedBefore={}",
+            at(now - Duration::days(200)),
+            at(now - Duration::days(10))
+        ),
+    );
+    assert_eq!(r.status, 200);
+    valid_finances("ListFinancialEventsResponse", &r.json_body());
+    // A refund a test adds is served once its posting time has passed.
+    let event = json!({
+        "AmazonOrderId": "028-0000001-0000001",
+        "MarketplaceName": "Amazon.nl",
+        "PostedDate": clock::fmt(now + Duration::hours(1)),
+        "ShipmentItemAdjustmentList": [{
+            "SellerSKU": "SKU-1", "OrderItemId": "1", "OrderAdjustmentItemId": "77",
+            "QuantityShipped": 1,
+            "ItemChargeAdjustmentList": [{"ChargeType": "Principal",
+                "ChargeAmount": {"CurrencyCode": "EUR", "CurrencyAmount": -12.5}}]}]
+    });
+    sb.add_refund(event.clone()).unwrap();
+    let q = |sb: &Sandbox| {
+        format!("PostedAfter={}", at(now - Duration::days(1)))
+            + &format!("&PostedBefore={}", at(sb.now() - Duration::minutes(3)))
+    };
+    let r = financial_events(&sb, &tok, &q(&sb));
+    assert_eq!(
+        r.json_body()["payload"]["FinancialEvents"]["RefundEventList"],
+        json!([])
+    );
+    sb.advance(Duration::hours(2));
+    let tok = token(&sb);
+    let r = financial_events(&sb, &tok, &q(&sb));
+    valid_finances("ListFinancialEventsResponse", &r.json_body());
+    assert_eq!(
+        r.json_body()["payload"]["FinancialEvents"]["RefundEventList"],
+        json!([event])
+    );
 }

@@ -24,6 +24,7 @@ pub enum Operation {
     CreateFeed,
     GetFeed,
     GetFeedDocument,
+    ListFinancialEvents,
 }
 
 impl Operation {
@@ -36,6 +37,7 @@ impl Operation {
             Operation::CreateFeed => "createFeed",
             Operation::GetFeed => "getFeed",
             Operation::GetFeedDocument => "getFeedDocument",
+            Operation::ListFinancialEvents => "listFinancialEvents",
         }
     }
 
@@ -43,7 +45,8 @@ impl Operation {
     pub fn default_limits(self) -> (f64, u32) {
         match self {
             Operation::SearchOrders => (0.0056, 20),
-            Operation::GetOrder => (0.5, 30),
+            // getOrder and Finances v0 listFinancialEvents (issue #17) share a plan.
+            Operation::GetOrder | Operation::ListFinancialEvents => (0.5, 30),
             Operation::ConfirmShipment => (2.0, 10),
             Operation::CreateFeedDocument => (0.5, 15),
             Operation::CreateFeed => (0.0083, 15),

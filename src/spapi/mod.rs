@@ -9,12 +9,13 @@
 //! (exit 2); 400 is a bug report with Amazon's request id.
 //!
 //! Only the operations the commands need are here (Orders 2026-01-01 searchOrders,
-//! Orders v0 confirmShipment, Feeds). The request and response types are our own,
+//! Orders v0 confirmShipment, Feeds, Finances v0 listFinancialEvents). The request and response types are our own,
 //! written from the official models kept in `specs/spapi` (see specs/SOURCE.md).
 
 pub mod auth;
 pub mod error;
 pub mod feeds;
+pub mod finances;
 pub mod limits;
 pub mod models;
 pub mod orders;

@@ -224,7 +224,8 @@ pub struct NewDocument<'a> {
     pub issued_at: &'a str,
     pub document_json: &'a str,
     pub computation_json: &'a str,
-    pub buyer_json: &'a str,
+    /// `None`: issued without a customer block (no `invoice_pii` row).
+    pub buyer_json: Option<&'a str>,
     pub document_sha256: &'a str,
     pub pdf_sha256: &'a str,
     pub pdf_bytes: usize,
@@ -264,8 +265,12 @@ pub fn insert_document(tx: &Transaction<'_>, d: &NewDocument<'_>) -> Result<i64,
         d.file_path,
     ])?;
     let id = tx.last_insert_rowid();
-    tx.prepare_cached("INSERT INTO invoice_pii(invoice_id, order_id, buyer) VALUES (?1, ?2, ?3)")?
-        .execute(params![id, l.order_id, d.buyer_json])?;
+    if let Some(buyer) = d.buyer_json {
+        tx.prepare_cached(
+            "INSERT INTO invoice_pii(invoice_id, order_id, buyer) VALUES (?1, ?2, ?3)",
+        )?
+        .execute(params![id, l.order_id, buyer])?;
+    }
     insert_ledger(tx, l, d.issued_at)?;
     tx.prepare_cached(
         "INSERT INTO invoice_uploads(invoice_id, marketplace_id, priority, status, queued_at,
@@ -359,7 +364,7 @@ pub fn issue_documents(
         };
         let path = batch.dir.join(format!("{}.pdf", d.doc.number));
         let path_text = path.to_string_lossy().into_owned();
-        insert_document(
+        let id = insert_document(
             &tx,
             &NewDocument {
                 prefix: &d.prefix,
@@ -369,7 +374,7 @@ pub fn issue_documents(
                 issued_at: at,
                 document_json: &sealed.document_json,
                 computation_json: &sealed.computation_json,
-                buyer_json: &sealed.buyer_json,
+                buyer_json: sealed.buyer_json.as_deref(),
                 document_sha256: &sealed.document_sha256,
                 pdf_sha256: &sealed.pdf_sha256,
                 pdf_bytes: sealed.pdf.len(),
@@ -378,6 +383,9 @@ pub fn issue_documents(
                 urgent: d.is_business,
             },
         )?;
+        if let Some(r) = &d.refund {
+            super::refunds::mark_credited(&tx, &r.key, id, at)?;
+        }
         if let Some(v) = &d.vies {
             vies_db::record_for_document(&tx, &d.doc.number, &v.country_code, &v.check, v.reused)?;
             if !v.check.valid {

@@ -16,7 +16,9 @@ pub mod deadlines;
 pub mod invoices;
 pub mod labels;
 pub mod orders;
+pub mod postcode;
 pub mod purge;
+pub mod refunds;
 pub mod state;
 pub mod tedb;
 pub mod vies;
@@ -39,6 +41,8 @@ const MIGRATIONS: &[(u32, &str)] = &[
     (4, include_str!("migrations/0004_audit.sql")),
     (5, include_str!("migrations/0005_tedb.sql")),
     (6, include_str!("migrations/0006_vies.sql")),
+    (7, include_str!("migrations/0007_refunds.sql")),
+    (8, include_str!("migrations/0008_postcode_check.sql")),
     (9, include_str!("migrations/0009_parcels.sql")),
     (11, include_str!("migrations/0011_deadlines.sql")),
 ];

@@ -1,7 +1,8 @@
 //! Removal of personal data: which orders are due, and the deletes themselves.
 //!
 //! An order's personal data lives in `order_pii`, `label_files`, `address_overrides`,
-//! `vies_cache_orders` with `vies_cache` (the buyer's VAT number as checked with VIES)
+//! `vies_cache_orders` with `vies_cache` (the buyer's VAT number as checked with VIES),
+//! `postcode_check_orders` with `postcode_checks` (PostNL's postal-code check answers)
 //! and `invoice_pii` (the customer block of its invoices and credit notes, whose
 //! documents stay and render without it). Removing it is one transaction per order that deletes those rows and
 //! stamps `orders.pii_purged_at`; the anonymous order, items and tax records stay.
@@ -49,6 +50,8 @@ pub fn forget(tx: &Transaction<'_>, order_id: &str, now: &str) -> Result<Removed
     // links go, and with the last link the cached answer (issue #14). The ledger's record
     // of the check (tax_ledger_vies) holds no number and stays.
     super::vies::forget_order(tx, order_id)?;
+    // The postal-code check answers asked for this order go with it (issue #18).
+    super::postcode::forget_order(tx, order_id)?;
     tx.execute(
         "UPDATE orders SET pii_purged_at = coalesce(pii_purged_at, ?2), has_pii = 0
          WHERE order_id = ?1",

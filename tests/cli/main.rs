@@ -2,6 +2,7 @@
 
 mod common;
 
+mod addresses;
 mod audit;
 mod clocks;
 mod completions;
@@ -14,9 +15,11 @@ mod foundation;
 mod init;
 mod make_invoices;
 mod make_labels;
+mod postcode_check;
 mod print_desk;
 mod purge;
 mod rates;
+mod refunds;
 mod reliability;
 mod review;
 mod rotate_key;

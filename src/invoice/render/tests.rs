@@ -769,3 +769,147 @@ proptest::proptest! {
         proptest::prop_assert!(page_count(&pdf) >= 1);
     }
 }
+
+/// Every fixed text of [`Labels`], by field name.
+fn label_texts(l: &Labels) -> Vec<(&'static str, &'static str)> {
+    macro_rules! fields {
+        ($($f:ident),* $(,)?) => { vec![$((stringify!($f), l.$f)),*] };
+    }
+    fields!(
+        invoice,
+        credit_note,
+        invoice_number,
+        credit_note_number,
+        date_of_issue,
+        date_of_supply,
+        original_invoice,
+        original_date,
+        corrects,
+        of_date,
+        reason,
+        order_id,
+        marketplace,
+        currency,
+        vat_id,
+        chamber,
+        customer,
+        buyer_removed,
+        description,
+        sku,
+        quantity,
+        unit_price,
+        net,
+        rate,
+        rate_short,
+        vat,
+        gross,
+        vat_summary,
+        total_net,
+        total_vat,
+        total,
+        amounts_in,
+        vat_in_eur,
+        exchange_rate,
+        continued,
+        page,
+        page_of,
+    )
+}
+
+/// Issue #17, item 5: no fixed text of a document is missing, or left in English, in any
+/// language; and every language renders, with its own characters, into a PDF whose
+/// text a reader can extract.
+#[test]
+fn every_fixed_text_is_there_in_every_language() {
+    let english = label_texts(&EN);
+    // Words that are the same in English and some other language.
+    let shared = [
+        "sku",
+        "page",
+        "net",
+        "gross",
+        "marketplace",
+        "of_date",
+        "page_of",
+        "invoice",
+        "vat",
+        "rate_short",
+        "customer",
+        "reason",
+        "currency",
+        "total",
+    ];
+    for lang in Lang::ALL {
+        let texts = label_texts(Labels::of(lang));
+        assert_eq!(texts.len(), english.len());
+        for ((name, text), (_, en)) in texts.iter().zip(&english) {
+            assert!(!text.trim().is_empty(), "{lang:?}: {name} is empty");
+            if lang != Lang::En && !shared.contains(name) {
+                assert_ne!(text, en, "{lang:?}: {name} is still English");
+            }
+        }
+        for note in [
+            LegalNote::IntraCommunitySupply,
+            LegalNote::ReverseCharge,
+            LegalNote::OssUnionScheme {
+                country: "DE".into(),
+            },
+        ] {
+            let t = note.text(lang);
+            assert!(!t.trim().is_empty(), "{lang:?}: {note:?}");
+            if lang != Lang::En {
+                assert_ne!(
+                    t,
+                    note.text(Lang::En),
+                    "{lang:?}: {note:?} is still English"
+                );
+            }
+        }
+        for code in ["NL", "DE", "PL", "SE", "GB", "EL"] {
+            let name = crate::invoice::issue::country_name(code, lang);
+            assert!(name.len() > 2, "{lang:?}: no name for {code}");
+        }
+        for reason in [
+            crate::invoice::issue::cancellation_reason(lang),
+            crate::invoice::issue::refund_reason(lang),
+        ] {
+            assert!(!reason.trim().is_empty());
+        }
+        if lang != Lang::En {
+            assert_ne!(
+                crate::invoice::issue::refund_reason(lang),
+                crate::invoice::issue::refund_reason(Lang::En)
+            );
+        }
+        // The documents themselves.
+        let doc = b2c_invoice(lang);
+        let text = pdf_text(&render(&doc).expect("renders"), None);
+        let l = Labels::of(lang);
+        assert_contains(
+            &text,
+            &[l.invoice, l.date_of_issue, l.total_vat, l.vat_summary],
+        );
+        assert_figures(&doc, &text);
+        let text = pdf_text(&render(&b2c_credit_note(lang)).expect("renders"), None);
+        assert_contains(&text, &[l.credit_note, l.corrects]);
+    }
+}
+
+#[test]
+fn each_language_writes_dates_and_amounts_its_way() {
+    let d = date!(2026 - 01 - 20);
+    let cases = [
+        (Lang::En, "2026-01-20", "1,234.50"),
+        (Lang::Nl, "20-01-2026", "1.234,50"),
+        (Lang::De, "20.01.2026", "1.234,50"),
+        (Lang::Fr, "20/01/2026", "1 234,50"),
+        (Lang::It, "20/01/2026", "1.234,50"),
+        (Lang::Es, "20/01/2026", "1.234,50"),
+        (Lang::Sv, "2026-01-20", "1 234,50"),
+        (Lang::Pl, "20.01.2026", "1 234,50"),
+    ];
+    for (lang, date, amount) in cases {
+        assert_eq!(format_date(d, lang), date, "{lang:?}");
+        assert_eq!(money(dec!(1234.5), lang), amount, "{lang:?}");
+    }
+}
