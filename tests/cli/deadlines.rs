@@ -247,8 +247,21 @@ fn labels_are_asked_for_and_printed_most_urgent_first() {
         .collect();
     env.run(&["sync-orders"]).assert_code(0);
     let out = env.data().join("today.pdf");
-    env.run(&["make-labels", "--out", out.to_str().unwrap()])
-        .assert_code(0);
+    let r = env.run(&[
+        "make-labels",
+        "--out",
+        out.to_str().unwrap(),
+        "--pick-list",
+        "-",
+    ]);
+    r.assert_code(0);
+    // The pick list (issue #19) follows the print file: the most urgent order first.
+    let picked: Vec<&str> = r
+        .stdout
+        .lines()
+        .filter_map(|l| l.strip_prefix("order\t"))
+        .filter_map(|l| l.split('\t').next())
+        .collect();
     let asked: Vec<String> = env
         .calls("postnl.label")
         .iter()
@@ -263,6 +276,7 @@ fn labels_are_asked_for_and_printed_most_urgent_first() {
         .collect();
     let urgent_first: Vec<String> = ids.iter().rev().cloned().collect();
     assert_eq!(asked, urgent_first);
+    assert_eq!(picked, urgent_first);
     // The print file has the labels in the same order: its pages carry the barcodes
     // PostNL gave, in the order they were reserved.
     let barcodes: Vec<String> = env
