@@ -113,6 +113,7 @@ fn demo(ctx: &Ctx, args: &DemoArgs, dir: PathBuf) -> anyhow::Result<Outcome> {
                 dry_run: false,
                 rotate_key: false,
                 vacuum: false,
+                forget_file: Vec::new(),
             },
         )
     })?;

@@ -19,6 +19,7 @@ pub mod purge;
 pub mod state;
 pub mod tedb;
 pub mod vies;
+pub mod written_files;
 
 use std::fs::{File, OpenOptions};
 use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
@@ -38,6 +39,7 @@ const MIGRATIONS: &[(u32, &str)] = &[
     (4, include_str!("migrations/0004_audit.sql")),
     (5, include_str!("migrations/0005_tedb.sql")),
     (6, include_str!("migrations/0006_vies.sql")),
+    (10, include_str!("migrations/0010_written_files.sql")),
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -429,6 +431,17 @@ impl Store {
             self.checkpoint()?;
         }
         Ok(vacuum)
+    }
+
+    /// Whether each commit waits for the WAL to reach the disk (`synchronous = FULL`,
+    /// the store's setting) or not (`NORMAL`: a power cut may undo the last commits,
+    /// never corrupt). A large purge commits without waiting and syncs once, at the
+    /// checkpoint of its scrub (issue #20): a power cut in between undoes removals
+    /// that the next run makes again.
+    pub fn set_durable_commits(&self, durable: bool) -> Result<(), StoreError> {
+        self.conn
+            .pragma_update(None, "synchronous", if durable { "FULL" } else { "NORMAL" })?;
+        Ok(())
     }
 
     /// `wal_checkpoint(TRUNCATE)`; fails if a reader kept it from finishing.
