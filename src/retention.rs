@@ -159,17 +159,7 @@ fn remove(
         report.db_bytes_after = report.db_bytes_before;
         return Ok(report);
     }
-    // A large purge commits without waiting for the disk and syncs once, at the scrub's
-    // checkpoint; the store's own setting comes back whatever happens.
-    let relaxed = orders.len() > ORDERS_PER_TRANSACTION;
-    if relaxed {
-        store.set_durable_commits(false)?;
-    }
-    let result = remove_rows_files_and_scrub(store, cfg, orders, at, force_vacuum, &mut report);
-    if relaxed {
-        store.set_durable_commits(true)?;
-    }
-    result?;
+    remove_rows_files_and_scrub(store, cfg, orders, at, force_vacuum, &mut report)?;
     report.db_bytes_after = store.size_on_disk();
     Ok(report)
 }

@@ -433,17 +433,6 @@ impl Store {
         Ok(vacuum)
     }
 
-    /// Whether each commit waits for the WAL to reach the disk (`synchronous = FULL`,
-    /// the store's setting) or not (`NORMAL`: a power cut may undo the last commits,
-    /// never corrupt). A large purge commits without waiting and syncs once, at the
-    /// checkpoint of its scrub (issue #20): a power cut in between undoes removals
-    /// that the next run makes again.
-    pub fn set_durable_commits(&self, durable: bool) -> Result<(), StoreError> {
-        self.conn
-            .pragma_update(None, "synchronous", if durable { "FULL" } else { "NORMAL" })?;
-        Ok(())
-    }
-
     /// `wal_checkpoint(TRUNCATE)`; fails if a reader kept it from finishing.
     pub fn checkpoint(&self) -> Result<(), StoreError> {
         let (busy, _log, _done): (i64, i64, i64) =
