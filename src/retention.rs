@@ -6,10 +6,11 @@
 //! runs the overdue removal first, so a missed cron day never stretches the promise;
 //! `fulfil purge` runs it on its own and reports.
 //!
-//! Per order, one transaction deletes the personal-data rows and stamps the order as
-//! purged: a kill between orders leaves every order either whole or anonymised, never
-//! half. Files written to disk (print files, invoice PDFs) are overwritten, synced and
-//! unlinked, but only inside the configured directories. Then the database is
+//! Orders go some thousands per transaction, each order whole or not at all: a kill
+//! leaves every order either whole or anonymised, never half. Every file fulfil wrote
+//! with their data (print files wherever `--out` put them, invoice PDFs; recorded before
+//! they were written, issue #20) is then removed if it is still the file fulfil wrote,
+//! and otherwise left alone and named (see [`crate::shred`]). Then the database is
 //! scrubbed: WAL checkpoint and truncate, VACUUM (when the file is small or a tenth of
 //! it is free pages, or on request; see `Store::scrub_adaptive`), truncate again.
 
