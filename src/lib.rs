@@ -29,6 +29,7 @@ pub mod report;
 pub mod retention;
 pub mod sandbox;
 pub mod secrets;
+pub mod shred;
 pub mod spapi;
 pub mod store;
 pub mod tedb;
