@@ -112,11 +112,15 @@ pub fn sync_parent(path: &Path) {
 
 /// Lower-case hex SHA-256 of `bytes` (files are recorded with it, for purge and repair).
 pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex(ring::digest::digest(&ring::digest::SHA256, bytes).as_ref())
+}
+
+/// Lower-case hex of `bytes`.
+pub fn hex(bytes: &[u8]) -> String {
     use std::fmt::Write as _;
-    ring::digest::digest(&ring::digest::SHA256, bytes)
-        .as_ref()
+    bytes
         .iter()
-        .fold(String::with_capacity(64), |mut s, b| {
+        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
             let _ = write!(s, "{b:02x}");
             s
         })

@@ -30,6 +30,7 @@ pub mod retention;
 pub mod sandbox;
 pub mod secrets;
 pub mod ship_by;
+pub mod shred;
 pub mod spapi;
 pub mod store;
 pub mod tedb;

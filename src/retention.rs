@@ -6,22 +6,24 @@
 //! runs the overdue removal first, so a missed cron day never stretches the promise;
 //! `fulfil purge` runs it on its own and reports.
 //!
-//! Per order, one transaction deletes the personal-data rows and stamps the order as
-//! purged: a kill between orders leaves every order either whole or anonymised, never
-//! half. Files written to disk (print files, invoice PDFs) are overwritten, synced and
-//! unlinked, but only inside the configured directories. Then the database is
+//! Orders go some thousands per transaction, each order whole or not at all: a kill
+//! leaves every order either whole or anonymised, never half. Every file fulfil wrote
+//! with their data (print files wherever `--out` put them, invoice PDFs; recorded before
+//! they were written, issue #20) is then removed if it is still the file fulfil wrote,
+//! and otherwise left alone and named (see [`crate::shred`]). Then the database is
 //! scrubbed: WAL checkpoint and truncate, VACUUM (when the file is small or a tenth of
 //! it is free pages, or on request; see `Store::scrub_adaptive`), truncate again.
 
-use std::fs::OpenOptions;
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
+use std::time::Instant;
 
 use serde::Serialize;
 
 use crate::clock::rfc3339;
 use crate::config::Config;
+use crate::shred::{self, Expected, Reason, Verdict};
 use crate::store::purge::{self as db, Removed};
+use crate::store::written_files;
 use crate::store::{Store, StoreError};
 
 #[derive(Debug, Default, Serialize)]
@@ -32,14 +34,44 @@ pub struct Report {
     pub labels: u64,
     pub overrides: u64,
     pub files_removed: u64,
-    pub files_outside: u64,
+    /// Recorded files no longer there: dropped from the record.
+    pub files_gone: u64,
+    /// Recorded files purge did not remove, with the reason (paths only).
+    pub files_left_alone: Vec<LeftAlone>,
     pub file_bytes: u64,
     pub db_bytes_before: u64,
     pub db_bytes_after: u64,
     pub vacuumed: bool,
+    /// Where the time went (milliseconds per phase), for the benchmark.
+    pub phase_ms: Phases,
     /// Order ids, for `--dry-run` (ids are not personal data).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub orders: Vec<String>,
+}
+
+/// Orders removed per transaction (at most what one statement can list).
+const ORDERS_PER_TRANSACTION: usize = if db::MAX_ORDERS < 5_000 {
+    db::MAX_ORDERS
+} else {
+    5_000
+};
+
+/// Milliseconds spent finding the due orders, deleting their rows, removing their
+/// files, and scrubbing the database.
+#[derive(Debug, Default, Clone, Copy, Serialize)]
+pub struct Phases {
+    pub due: u64,
+    pub rows: u64,
+    pub files: u64,
+    pub scrub: u64,
+}
+
+/// A recorded file purge left in place.
+#[derive(Debug, Clone, Serialize)]
+pub struct LeftAlone {
+    pub path: String,
+    /// A code of [`Reason`].
+    pub reason: String,
 }
 
 impl Report {
@@ -62,8 +94,16 @@ pub fn purge_due(
     force_vacuum: bool,
 ) -> Result<Report, StoreError> {
     let at = rfc3339(now);
+    let started = Instant::now();
     let due = db::due(store.conn(), &at)?;
-    remove(store, cfg, &due, &at, dry_run, force_vacuum)
+    let found = started.elapsed();
+    let mut report = remove(store, cfg, &due, &at, dry_run, force_vacuum)?;
+    report.phase_ms.due = millis(found);
+    Ok(report)
+}
+
+fn millis(d: std::time::Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
 /// Prunes audit-log entries older than `retention.audit_months` (at least 13)
@@ -113,53 +153,136 @@ fn remove(
         db_bytes_before: store.size_on_disk(),
         ..Report::default()
     };
-    let files = db::files_for(store.conn(), orders)?;
     if dry_run {
+        let files = written_files::due_with(store.conn(), orders)?;
         report.orders = orders.to_vec();
         report.files_removed = files.len() as u64;
         report.db_bytes_after = report.db_bytes_before;
         return Ok(report);
     }
-    // A few hundred orders per transaction: each order is removed whole or not at all,
-    // and a purge of many orders does not pay one disk sync per order.
-    for chunk in orders.chunks(500) {
-        let removed: Vec<Removed> =
-            store.tx(|tx| chunk.iter().map(|id| db::forget(tx, id, at)).collect())?;
+    remove_rows_files_and_scrub(store, cfg, orders, at, force_vacuum, &mut report)?;
+    report.db_bytes_after = store.size_on_disk();
+    Ok(report)
+}
+
+fn remove_rows_files_and_scrub(
+    store: &mut Store,
+    cfg: &Config,
+    orders: &[String],
+    at: &str,
+    force_vacuum: bool,
+    report: &mut Report,
+) -> Result<(), StoreError> {
+    // Some thousands of orders per transaction, one statement per table for all of them:
+    // each order is removed whole or not at all, and a purge of many orders pays neither
+    // a disk sync per order nor a statement per order and table.
+    let started = Instant::now();
+    for chunk in orders.chunks(ORDERS_PER_TRANSACTION) {
+        let removed: Removed = store.tx(|tx| db::forget_many(tx, chunk, at))?;
         crate::failpoint::hit("purge:rows-removed");
-        for r in removed {
-            report.purged += 1;
-            report.pii_rows += r.pii_rows;
-            report.labels += r.labels;
-            report.overrides += r.overrides;
-        }
+        report.purged += chunk.len() as u64;
+        report.pii_rows += removed.pii_rows;
+        report.labels += removed.labels;
+        report.overrides += removed.overrides;
     }
-    let dirs = file_dirs(cfg);
-    for f in files {
-        let path = Path::new(&f.path);
-        if !inside(path, &dirs) {
-            // Never touch a file outside the directories fulfil owns.
-            tracing::warn!(kind = %f.kind, "a tracked file lies outside the data directories; not removed");
-            report.files_outside += 1;
-            continue;
-        }
-        report.file_bytes += shred(path)?;
-        crate::failpoint::hit("purge:file-shredded");
-        report.files_removed += 1;
-        db::file_removed(store.conn(), &f.path, at)?;
-    }
+    report.phase_ms.rows = millis(started.elapsed());
+    let started = Instant::now();
+    remove_files(store, cfg, at, report)?;
+    report.phase_ms.files = millis(started.elapsed());
+    let started = Instant::now();
     if report.purged > 0 || report.files_removed > 0 || force_vacuum {
         crate::failpoint::hit("purge:before-scrub");
         report.vacuumed = store.scrub_adaptive(force_vacuum)?;
     }
-    report.db_bytes_after = store.size_on_disk();
-    Ok(report)
+    report.phase_ms.scrub = millis(started.elapsed());
+    Ok(())
+}
+
+/// What to do about the files purge left alone (also shown by status and doctor).
+pub const FORGET_HINT: &str = "delete each file named yourself (the next purge drops it from the record), or run `fulfil purge --forget-file PATH` to stop tracking it";
+
+/// One file purge left alone: its path and why (never its content).
+pub fn left_alone_line(path: &str, reason: &str) -> String {
+    format!(
+        "{path} holds personal data and was left alone: {}",
+        Reason::describe(reason)
+    )
+}
+
+/// The files an earlier purge left alone that are still at their path (a file the
+/// seller removed since is dropped by the next purge and no longer named): (path,
+/// reason code). For `status` and `doctor`; nothing before schema 10 records them.
+pub fn files_left_alone(store: &Store) -> Result<Vec<LeftAlone>, StoreError> {
+    if store.schema_version()? < 10 {
+        return Ok(Vec::new());
+    }
+    Ok(written_files::left_alone_files(store.conn())?
+        .into_iter()
+        .filter(|(path, _)| std::fs::symlink_metadata(path).is_ok())
+        .map(|(path, reason)| LeftAlone { path, reason })
+        .collect())
+}
+
+/// Every recorded file that holds data of an order now purged (the due ones included):
+/// removed if it is still the file fulfil wrote, dropped from the record if it is already
+/// gone, and otherwise left alone, recorded with its reason and named in the report
+/// (see [`crate::shred`]).
+fn remove_files(
+    store: &mut Store,
+    cfg: &Config,
+    at: &str,
+    report: &mut Report,
+) -> Result<(), StoreError> {
+    let dirs = file_dirs(cfg);
+    for f in written_files::due(store.conn())? {
+        let path = Path::new(&f.path);
+        let verdict = match (&f.sha256, f.size) {
+            (Some(sha), Some(size)) if f.left_alone.as_deref() != Some("not_absolute") => {
+                let expect = Expected {
+                    size,
+                    sha256: sha,
+                    overwrite_started: f.removing,
+                };
+                let conn = store.conn();
+                shred::remove_if_unchanged(path, &expect, || {
+                    Ok(written_files::removing(conn, &f.path, at)?)
+                })
+            }
+            // Recorded by an older version: no hash to compare, so only inside the
+            // directories fulfil owns, as before.
+            _ if !path.is_absolute() => Ok(Verdict::LeftAlone(Reason::NotAbsolute)),
+            _ if inside(path, &dirs) => legacy_shred(path),
+            _ => Ok(Verdict::LeftAlone(Reason::Unverified)),
+        }
+        .map_err(|e| StoreError::Io(std::io::Error::other(format!("{e:#}"))))?;
+        match verdict {
+            Verdict::Removed(bytes) => {
+                crate::failpoint::hit("purge:file-shredded");
+                written_files::finished(store.conn(), &f.path, "removed", at)?;
+                report.file_bytes += bytes;
+                report.files_removed += 1;
+            }
+            Verdict::Gone => {
+                written_files::finished(store.conn(), &f.path, "gone", at)?;
+                report.files_gone += 1;
+            }
+            Verdict::LeftAlone(reason) => {
+                tracing::warn!(kind = %f.kind, reason = reason.code(), "a recorded file was left alone");
+                written_files::left_alone(store.conn(), &f.path, reason.code())?;
+                report.files_left_alone.push(LeftAlone {
+                    path: f.path.clone(),
+                    reason: reason.code().to_string(),
+                });
+            }
+        }
+    }
+    Ok(())
 }
 
 /// True when `path` lies inside one of `dirs` (after resolving links of the parent).
 fn inside(path: &Path, dirs: &[PathBuf]) -> bool {
     let parent = path.parent().unwrap_or(Path::new("."));
     let Ok(parent) = parent.canonicalize() else {
-        // The directory is gone: the file is gone with it.
         return false;
     };
     dirs.iter()
@@ -167,32 +290,26 @@ fn inside(path: &Path, dirs: &[PathBuf]) -> bool {
         .any(|d| parent.starts_with(d))
 }
 
-/// Overwrites a file with zeros, syncs it and unlinks it; a missing file is fine.
-/// Returns the bytes it held.
-fn shred(path: &Path) -> Result<u64, StoreError> {
-    let meta = match std::fs::symlink_metadata(path) {
-        Ok(m) => m,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
-        Err(e) => return Err(e.into()),
+/// A file recorded by an older version (no size, no hash) inside the data directories:
+/// removed as then, through the same opened-handle checks but without the hash.
+fn legacy_shred(path: &Path) -> anyhow::Result<Verdict> {
+    let Ok(meta) = std::fs::symlink_metadata(path) else {
+        return Ok(Verdict::Gone);
     };
     if !meta.is_file() {
-        return Ok(0);
+        return Ok(Verdict::LeftAlone(Reason::NotRegular));
     }
-    let len = meta.len();
-    {
-        let mut f = OpenOptions::new().write(true).open(path)?;
-        let zeros = vec![0u8; 64 * 1024];
-        let mut left = len;
-        while left > 0 {
-            let n = usize::try_from(left.min(zeros.len() as u64)).unwrap_or(zeros.len());
-            f.write_all(&zeros[..n])?;
-            left -= n as u64;
-        }
-        f.sync_all()?;
-    }
-    std::fs::remove_file(path)?;
-    crate::files::sync_parent(path);
-    Ok(len)
+    // Its own bytes are what fulfil wrote, as far as anyone can tell.
+    let sha = crate::files::sha256_hex(&std::fs::read(path)?);
+    shred::remove_if_unchanged(
+        path,
+        &Expected {
+            size: meta.len(),
+            sha256: &sha,
+            overwrite_started: false,
+        },
+        || Ok(()),
+    )
 }
 
 #[cfg(test)]
@@ -200,17 +317,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn shred_overwrites_and_removes_and_tolerates_missing_files() {
-        let dir = tempfile::tempdir().unwrap();
-        let f = dir.path().join("x.pdf");
-        std::fs::write(&f, b"CANARY-secret").unwrap();
-        assert_eq!(shred(&f).unwrap(), 13);
-        assert!(!f.exists());
-        assert_eq!(shred(&f).unwrap(), 0);
-    }
-
-    #[test]
-    fn only_files_inside_the_directories() {
+    fn only_files_inside_the_directories_for_records_without_a_hash() {
         let a = tempfile::tempdir().unwrap();
         let b = tempfile::tempdir().unwrap();
         let dirs = vec![a.path().to_path_buf()];
@@ -218,5 +325,10 @@ mod tests {
         assert!(inside(&a.path().join("labels/x.pdf"), &dirs));
         assert!(!inside(&b.path().join("x.pdf"), &dirs));
         assert!(!inside(&a.path().join("../x.pdf"), &dirs));
+        let f = a.path().canonicalize().unwrap().join("labels/x.pdf");
+        std::fs::write(&f, b"CANARY-secret").unwrap();
+        assert_eq!(legacy_shred(&f).unwrap(), Verdict::Removed(13));
+        assert!(!f.exists());
+        assert_eq!(legacy_shred(&f).unwrap(), Verdict::Gone);
     }
 }

@@ -115,6 +115,7 @@ fn demo(ctx: &Ctx, args: &DemoArgs, dir: PathBuf) -> anyhow::Result<Outcome> {
                 dry_run: false,
                 rotate_key: false,
                 vacuum: false,
+                forget_file: Vec::new(),
             },
         )
     })?;

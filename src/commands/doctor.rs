@@ -910,6 +910,33 @@ fn check_overdue(s: &Store, now: time::OffsetDateTime) -> Check {
             "run `fulfil purge`, and check that its cron job runs daily",
         );
     }
+    // Files purge found changed, linked, foreign or unreadable: named until they go
+    // (issue #20).
+    match crate::retention::files_left_alone(s) {
+        Ok(files) if !files.is_empty() => {
+            let names: Vec<String> = files
+                .iter()
+                .map(|f| crate::retention::left_alone_line(&f.path, &f.reason))
+                .collect();
+            return Check::fail(
+                NAME,
+                format!(
+                    "{} file(s) with personal data were left alone by purge: {}",
+                    files.len(),
+                    names.join("; ")
+                ),
+                crate::retention::FORGET_HINT,
+            );
+        }
+        Ok(_) => {}
+        Err(e) => {
+            return Check::fail(
+                NAME,
+                format!("cannot read the file records: {e}"),
+                "see the integrity check",
+            );
+        }
+    }
     let before = crate::clock::rfc3339(now - time::Duration::days(60));
     match store::purge::stale_unfulfilled(s.conn(), &before) {
         Ok(0) => Check::ok(NAME, "no order is past its removal date"),

@@ -44,8 +44,9 @@ pub const COMMAND: &str = labels::COMMAND;
 #[derive(Debug, Args)]
 pub struct MakeLabelsArgs {
     /// Write the print file here (mode 0600); an existing file is never replaced unless
-    /// --overwrite is given [default: labels/labels-TIME.pdf in the data directory, with
-    /// a suffix when that name is taken]
+    /// --overwrite is given. Wherever it goes, purge removes it when its first order is
+    /// due [default: labels/labels-TIME.pdf in the data directory, with a suffix when
+    /// that name is taken]
     #[arg(long, value_name = "FILE", conflicts_with = "print_command")]
     pub out: Option<PathBuf>,
     /// Let --out replace an existing file

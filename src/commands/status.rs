@@ -27,6 +27,7 @@ pub fn run(ctx: &Ctx, _args: &StatusArgs) -> anyhow::Result<Outcome> {
         conn,
         &crate::clock::rfc3339(now - time::Duration::days(60)),
     )?;
+    let left_alone = crate::retention::files_left_alone(&store)?;
     let issues = store::labels::review_list(conn)?.len();
     let skipped_by_sync = store::orders::issues(conn, crate::commands::sync_orders::COMMAND)?.len();
     let audit_head = if store.schema_version()? >= 4 {
@@ -100,6 +101,19 @@ pub fn run(ctx: &Ctx, _args: &StatusArgs) -> anyhow::Result<Outcome> {
         if let Some((seq, mac)) = &audit_head {
             ui.out(&format!("audit log head {seq}:{mac}"));
         }
+        if !left_alone.is_empty() {
+            ui.out(&format!(
+                "files     {} with personal data left alone by purge",
+                left_alone.len()
+            ));
+            for f in &left_alone {
+                ui.out(&format!(
+                    "  {}",
+                    crate::retention::left_alone_line(&f.path, &f.reason)
+                ));
+            }
+            ui.out(&format!("  hint: {}", crate::retention::FORGET_HINT));
+        }
     }
     Ok(Outcome::ok(json!({
         "database": store.path().display().to_string(),
@@ -109,6 +123,7 @@ pub fn run(ctx: &Ctx, _args: &StatusArgs) -> anyhow::Result<Outcome> {
         "needs_review": issues,
         "skipped_by_sync": skipped_by_sync,
         "overdue_personal_data": overdue,
+        "files_left_alone": left_alone,
         "unfulfilled_over_60_days": stale,
         "ship_by": ship_by.to_json(),
         "stages": stages.iter().map(|(s, n)| (s.clone(), json!(n))).collect::<serde_json::Map<_, _>>(),

@@ -7,6 +7,8 @@
 
 use std::path::{Path, PathBuf};
 
+use anyhow::Context as _;
+
 use crate::clock::rfc3339;
 use crate::config::{Config, LabelFormat, PrintLayout};
 use crate::ctx::Ctx;
@@ -15,6 +17,7 @@ use crate::files::{self, Durability};
 use crate::labels::print::{self, Layout};
 use crate::labels::{COMMAND, pick_list};
 use crate::store::labels as db;
+use crate::store::written_files;
 
 /// Where a print file goes: `--out`, `--overwrite` and `--print-command`.
 #[derive(Debug, Clone, Copy, Default)]
@@ -110,53 +113,82 @@ pub fn deliver(
         pipe(cmd, &bytes, cfg.print_timeout())?;
         return Ok((format!("| {cmd}"), pages));
     }
-    // The print file's name is taken (created empty, exclusively) before it is recorded
-    // and written, so that no other file is ever replaced: a reprint in the same second
-    // as its batch gets a name of its own instead of the batch's (issue #15).
-    let path = match to.out {
-        Some(p) if to.overwrite => p.to_path_buf(),
-        Some(p) => {
-            create_dir_private(p)?;
-            reserve(p).map_err(|e| {
+    // Recorded for purge before the file exists, wherever it goes (issue #20), with the
+    // size and SHA-256 it is about to have, then its name is taken (created empty,
+    // exclusively) and it is written: a run killed at any point leaves either a record
+    // whose file is missing (purge drops it), an empty file (purge removes it) or the
+    // file, recorded (issue #8). No other file is ever replaced: a reprint in the same
+    // second as its batch gets a name of its own instead of the batch's (issue #15).
+    // An order of several parcels has several labels, one record entry.
+    let mut ids: Vec<String> = ids.to_vec();
+    ids.dedup();
+    let ids = ids.as_slice();
+    let sha256 = files::sha256_hex(&bytes);
+    let record = |path: &Path| -> anyhow::Result<()> {
+        let mut store = ctx.store(COMMAND)?;
+        let path = path.to_str().ok_or_else(|| {
+            AppError::config(format!("{} is not a UTF-8 path", path.display()))
+                .hint("choose a --out FILE whose name is plain text")
+        })?;
+        store.tx(|tx| {
+            written_files::record(
+                tx,
+                &written_files::NewFile {
+                    path,
+                    kind: "labels",
+                    order_ids: ids,
+                    size: bytes.len() as u64,
+                    sha256: &sha256,
+                    now: &rfc3339(ctx.clock.now()),
+                },
+            )
+        })?;
+        Ok(())
+    };
+    // Records `path` and takes its name; false when a file (or link) has it already.
+    let claim = |path: &Path| -> anyhow::Result<bool> {
+        if std::fs::symlink_metadata(path).is_ok() {
+            return Ok(false);
+        }
+        record(path)?;
+        match reserve(path) {
+            Ok(()) => Ok(true),
+            Err(e) => {
+                let store = ctx.store(COMMAND)?;
+                written_files::withdraw(store.conn(), &path.to_string_lossy())?;
                 if e.kind() == std::io::ErrorKind::AlreadyExists {
-                    anyhow::Error::new(out_exists(p))
+                    Ok(false)
                 } else {
-                    anyhow::Error::new(e).context(format!("cannot write {}", p.display()))
+                    Err(anyhow::Error::new(e).context(format!("cannot write {}", path.display())))
                 }
-            })?;
-            p.to_path_buf()
+            }
+        }
+    };
+    let path = match to.out {
+        Some(p) if to.overwrite => {
+            let p = absolute(p)?;
+            record(&p)?;
+            p
+        }
+        Some(p) => {
+            let p = absolute(p)?;
+            if !claim(&p)? {
+                return Err(out_exists(&p).into());
+            }
+            p
         }
         None => {
             let stamp =
                 time::macros::format_description!("[year][month][day]-[hour][minute][second]");
             let stamp = ctx.clock.now().format(&stamp).unwrap_or_default();
-            reserve_unique(
-                &cfg.labels_dir(),
-                &format!("labels-{stamp}"),
-                format.extension(),
-            )?
+            let dir = cfg.labels_dir();
+            files::create_private_dir(&dir)?;
+            let dir = std::fs::canonicalize(&dir)
+                .with_context(|| format!("cannot resolve {}", dir.display()))?;
+            unique_name(&dir, &format!("labels-{stamp}"), format.extension(), claim)?
         }
     };
-    let mut ids: Vec<String> = ids.to_vec();
-    ids.dedup();
-    let ids = ids.as_slice();
-    // Recorded for purge before it has content: a run killed between writing the file
-    // and recording it would leave labels with names and addresses that purge never
-    // hears of (issue #8). A record whose file stayed empty is harmless to purge.
-    let track = || -> anyhow::Result<()> {
-        let store = ctx.store(COMMAND)?;
-        db::track_file(
-            store.conn(),
-            &path.display().to_string(),
-            "labels",
-            ids,
-            &rfc3339(ctx.clock.now()),
-        )?;
-        Ok(())
-    };
-    if let Err(e) =
-        track().and_then(|()| files::write_private(&path, &bytes, Durability::Synced, None))
-    {
+    if let Err(e) = files::write_private(&path, &bytes, Durability::Synced, None) {
         // The name taken for it goes again, unless the seller's own file was replaced.
         if !to.overwrite {
             let _ = std::fs::remove_file(&path);
@@ -165,6 +197,15 @@ pub fn deliver(
     }
     crate::failpoint::hit("make-labels:print-file-written");
     Ok((path.display().to_string(), pages))
+}
+
+/// The error for `--out` onto a file that exists.
+pub fn out_exists(path: &Path) -> AppError {
+    AppError::config(format!(
+        "{} already exists; a print file never replaces a file",
+        path.display()
+    ))
+    .hint("choose another --out FILE, or add --overwrite to replace it")
 }
 
 /// Where a pick list goes (issue #19).
@@ -226,18 +267,27 @@ pub fn write_pick_list(
     Ok(path.display().to_string())
 }
 
-/// The error for `--out` onto a file that exists.
-pub fn out_exists(path: &Path) -> AppError {
-    AppError::config(format!(
-        "{} already exists; a print file never replaces a file",
-        path.display()
-    ))
-    .hint("choose another --out FILE, or add --overwrite to replace it")
-}
-
 /// Creates the directory a file goes in (mode 0700), if need be.
 fn create_dir_private(path: &Path) -> anyhow::Result<()> {
     files::create_private_dir(&files::parent_dir(path))
+}
+
+/// `--out` made absolute with its directory resolved (and created 0700 if need be), so
+/// that the record names the file wherever purge runs from (issue #20: a relative
+/// `--out` was recorded as typed and purge, run from elsewhere, missed it).
+fn absolute(out: &Path) -> anyhow::Result<PathBuf> {
+    let Some(name) = out.file_name() else {
+        return Err(
+            AppError::config(format!("--out {} names no file", out.display()))
+                .hint("give a file name, e.g. --out labels/today.pdf")
+                .into(),
+        );
+    };
+    create_dir_private(out)?;
+    let dir = files::parent_dir(out);
+    let dir =
+        std::fs::canonicalize(&dir).with_context(|| format!("cannot resolve {}", dir.display()))?;
+    Ok(dir.join(name))
 }
 
 /// Takes a file name by creating the file empty (mode 0600), exclusively: fails with
@@ -255,11 +305,26 @@ fn reserve(path: &Path) -> std::io::Result<()> {
 /// Most names tried for one second's print file before giving up.
 const MAX_SUFFIX: u32 = 999;
 
-/// Takes the first free name of `STEM.EXT`, `STEM_2.EXT`, `STEM_3.EXT`, … in `dir`
-/// (created 0700 if need be). `_` sorts after `.`, so the names sort by time, and the
-/// second print file of a second after the first.
+/// Takes the first free name of `STEM.EXT`, `STEM_2.EXT`, … in `dir` (created 0700 if
+/// need be) for a file that holds no personal data and is not recorded (a pick list).
 pub(crate) fn reserve_unique(dir: &Path, stem: &str, ext: &str) -> anyhow::Result<PathBuf> {
     create_dir_private(&dir.join(stem))?;
+    unique_name(dir, stem, ext, |path| match reserve(path) {
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
+        Err(e) => Err(anyhow::Error::new(e).context(format!("cannot write in {}", dir.display()))),
+    })
+}
+
+/// Claims the first free name of `STEM.EXT`, `STEM_2.EXT`, `STEM_3.EXT`, … in `dir`
+/// (`claim` answers false for a name that is taken). `_` sorts after `.`, so the names
+/// sort by time, and the second print file of a second after the first.
+fn unique_name(
+    dir: &Path,
+    stem: &str,
+    ext: &str,
+    mut claim: impl FnMut(&Path) -> anyhow::Result<bool>,
+) -> anyhow::Result<PathBuf> {
     for n in 1..=MAX_SUFFIX {
         let name = if n == 1 {
             format!("{stem}.{ext}")
@@ -267,14 +332,8 @@ pub(crate) fn reserve_unique(dir: &Path, stem: &str, ext: &str) -> anyhow::Resul
             format!("{stem}_{n}.{ext}")
         };
         let path = dir.join(name);
-        match reserve(&path) {
-            Ok(()) => return Ok(path),
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
-            Err(e) => {
-                return Err(
-                    anyhow::Error::new(e).context(format!("cannot write in {}", dir.display()))
-                );
-            }
+        if claim(&path)? {
+            return Ok(path);
         }
     }
     Err(AppError::new(

@@ -283,13 +283,17 @@ pub fn insert_document(tx: &Transaction<'_>, d: &NewDocument<'_>) -> Result<i64,
         i64::from(d.urgent),
         d.issued_at
     ])?;
-    let orders = serde_json::to_string(&[&l.order_id]).unwrap_or_else(|_| "[]".into());
-    tx.prepare_cached(
-        "INSERT INTO tracked_files(path, kind, order_ids, created_at) VALUES (?1, 'invoice', ?2, ?3)
-         ON CONFLICT(path) DO UPDATE SET order_ids = excluded.order_ids,
-            created_at = excluded.created_at, removed_at = NULL",
-    )?
-    .execute(params![d.file_path, orders, d.issued_at])?;
+    super::written_files::record(
+        tx,
+        &super::written_files::NewFile {
+            path: d.file_path,
+            kind: "invoice",
+            order_ids: std::slice::from_ref(&l.order_id),
+            size: d.pdf_bytes as u64,
+            sha256: d.pdf_sha256,
+            now: d.issued_at,
+        },
+    )?;
     Ok(id)
 }
 

@@ -463,24 +463,6 @@ pub fn set_address_override(
     Ok(())
 }
 
-/// Records a file on disk that holds personal data, so that purge can remove it.
-pub fn track_file(
-    conn: &Connection,
-    path: &str,
-    kind: &str,
-    order_ids: &[String],
-    now: &str,
-) -> Result<(), StoreError> {
-    let ids = serde_json::to_string(order_ids).unwrap_or_else(|_| "[]".into());
-    conn.execute(
-        "INSERT INTO tracked_files(path, kind, order_ids, created_at) VALUES (?1, ?2, ?3, ?4)
-         ON CONFLICT(path) DO UPDATE SET kind = excluded.kind, order_ids = excluded.order_ids,
-            created_at = excluded.created_at, removed_at = NULL",
-        params![path, kind, ids, now],
-    )?;
-    Ok(())
-}
-
 /// Every file recorded for purge (also those already removed), by path: (path, kind,
 /// order ids as recorded, a JSON list).
 pub fn tracked_files(conn: &Connection) -> Result<Vec<(String, String, String)>, StoreError> {

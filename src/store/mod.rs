@@ -22,6 +22,7 @@ pub mod refunds;
 pub mod state;
 pub mod tedb;
 pub mod vies;
+pub mod written_files;
 
 use std::fs::{File, OpenOptions};
 use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
@@ -44,6 +45,7 @@ const MIGRATIONS: &[(u32, &str)] = &[
     (7, include_str!("migrations/0007_refunds.sql")),
     (8, include_str!("migrations/0008_postcode_check.sql")),
     (9, include_str!("migrations/0009_parcels.sql")),
+    (10, include_str!("migrations/0010_written_files.sql")),
     (11, include_str!("migrations/0011_deadlines.sql")),
 ];
 

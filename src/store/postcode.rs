@@ -56,9 +56,20 @@ pub fn link(conn: &Connection, key: (&str, &str, &str), order_id: &str) -> Resul
 /// Removes the order's links and every answer no order refers to any more; returns the
 /// answers removed.
 pub fn forget_order(tx: &Transaction<'_>, order_id: &str) -> Result<u64, StoreError> {
+    forget_listed(tx, "?1", &[order_id.to_string()])
+}
+
+/// [`forget_order`] for many orders at once (purge, issue #20): `list` is the
+/// placeholders of an `IN` list for `order_ids`. The answers no order links to any more
+/// are deleted once, after all the links.
+pub fn forget_listed(
+    tx: &Transaction<'_>,
+    list: &str,
+    order_ids: &[String],
+) -> Result<u64, StoreError> {
     tx.execute(
-        "DELETE FROM postcode_check_orders WHERE order_id = ?1",
-        [order_id],
+        &format!("DELETE FROM postcode_check_orders WHERE order_id IN ({list})"),
+        rusqlite::params_from_iter(order_ids.iter()),
     )?;
     let n = tx.execute(
         "DELETE FROM postcode_checks WHERE NOT EXISTS (

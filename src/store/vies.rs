@@ -82,6 +82,22 @@ pub fn forget_order(tx: &Transaction<'_>, order_id: &str) -> Result<u64, StoreEr
     unreferenced(tx)
 }
 
+/// [`forget_order`] for every order of `order_ids` (`list` holds their placeholders, see
+/// [`super::purge::forget_many`]), with one sweep of the unreferenced cache rows.
+pub(super) fn forget_listed(
+    tx: &Transaction<'_>,
+    list: &str,
+    order_ids: &[String],
+) -> Result<u64, StoreError> {
+    for table in ["vies_cache_orders", "vies_waiting"] {
+        tx.execute(
+            &format!("DELETE FROM {table} WHERE order_id IN ({list})"),
+            rusqlite::params_from_iter(order_ids.iter()),
+        )?;
+    }
+    unreferenced(tx)
+}
+
 fn unreferenced(conn: &Connection) -> Result<u64, StoreError> {
     let n = conn.execute(
         "DELETE FROM vies_cache WHERE vat_id NOT IN (SELECT vat_id FROM vies_cache_orders)",

@@ -13,7 +13,7 @@ use std::process::Command;
 use crate::common::{Run, TestEnv};
 use crate::sync_orders::add_canary_order;
 
-const NOBODY: u32 = 65534;
+pub(crate) const NOBODY: u32 = 65534;
 
 /// Every check, in the order doctor prints them.
 const CHECKS: &[&str] = &[
@@ -37,14 +37,14 @@ const CHECKS: &[&str] = &[
 ];
 
 #[track_caller]
-fn assert_root() {
+pub(crate) fn assert_root() {
     assert!(
         rustix::process::geteuid().is_root(),
         "the doctor tests change file owners and drop privileges: run them as root (CI does)"
     );
 }
 
-fn chown_tree(path: &Path, uid: u32) {
+pub(crate) fn chown_tree(path: &Path, uid: u32) {
     std::os::unix::fs::lchown(path, Some(uid), Some(uid)).unwrap();
     if path.is_dir() && !path.is_symlink() {
         for e in std::fs::read_dir(path).unwrap() {
@@ -90,7 +90,7 @@ fn binary_for_nobody() -> &'static Path {
 }
 
 /// Runs fulfil as `nobody`, leaving the owners as they are.
-fn run_as_nobody(env: &TestEnv, args: &[&str]) -> Run {
+pub(crate) fn run_as_nobody(env: &TestEnv, args: &[&str]) -> Run {
     assert!(
         reachable_by_others(env.dir.path()),
         "{} must be reachable by other users (set TMPDIR to a directory such as /tmp)",
@@ -105,7 +105,11 @@ fn run_as_nobody(env: &TestEnv, args: &[&str]) -> Run {
         .args(inner.get_args())
         .env_clear()
         .envs(inner.get_envs().filter_map(|(k, v)| v.map(|v| (k, v))));
-    cmd.output().expect("run setpriv").into()
+    cmd.output()
+        .expect(
+            "these tests run fulfil as `nobody` through setpriv: install util-linux (CI has it)",
+        )
+        .into()
 }
 
 fn run_root(env: &TestEnv, args: &[&str]) -> Run {
