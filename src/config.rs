@@ -90,6 +90,8 @@ pub struct Config {
     pub secrets: SecretsSection,
     #[serde(default)]
     pub rates: RatesSection,
+    #[serde(default)]
+    pub alerts: AlertsSection,
     /// The file this came from.
     #[serde(skip)]
     pub path: PathBuf,
@@ -693,6 +695,29 @@ impl RatesSection {
     }
 }
 
+/// When a run speaks up about ship-by deadlines (issue #23).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AlertsSection {
+    /// Hours before an order's ship-by deadline from which `sync-orders`, `make-labels`
+    /// and `confirm-shipments` name it (also under `-q`) and exit 3 while it is not
+    /// confirmed to Amazon; 0 names only orders already late.
+    #[serde(default = "default_ship_by_hours")]
+    pub ship_by_hours: u32,
+}
+
+fn default_ship_by_hours() -> u32 {
+    4
+}
+
+impl Default for AlertsSection {
+    fn default() -> Self {
+        Self {
+            ship_by_hours: default_ship_by_hours(),
+        }
+    }
+}
+
 /// How long personal data is kept; the defaults are the maximum the seller promised.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -1021,6 +1046,7 @@ const SECTIONS: &[&str] = &[
     "network",
     "secrets",
     "rates",
+    "alerts",
 ];
 
 /// The default data and config directory: `$XDG_DATA_HOME/fulfil` or `~/.local/share/fulfil`.
@@ -1193,6 +1219,14 @@ impl Config {
                     self.labels.print_timeout_secs
                 ),
             ));
+        }
+        if self.alerts.ship_by_hours > 72 {
+            return Err(ConfigError::new(
+                &src,
+                Some("alerts.ship_by_hours"),
+                format!("{} hours is outside 0 to 72", self.alerts.ship_by_hours),
+            )
+            .with_hint("4 (the default) leaves a working afternoon to ship"));
         }
         if self.retention.fulfilled_days > 30 {
             return Err(ConfigError::new(

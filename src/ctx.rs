@@ -146,6 +146,11 @@ impl Ctx {
         }
     }
 
+    /// Whether this run has opened the store (in any mode).
+    pub fn store_is_open(&self) -> bool {
+        self.store.get().is_some()
+    }
+
     /// The store opened read-only, without the writer lock.
     pub fn store_read(&self) -> anyhow::Result<RefMut<'_, Store>> {
         self.store_in(Mode::Read, "")

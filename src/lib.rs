@@ -29,6 +29,7 @@ pub mod report;
 pub mod retention;
 pub mod sandbox;
 pub mod secrets;
+pub mod ship_by;
 pub mod shred;
 pub mod spapi;
 pub mod store;
@@ -66,7 +67,9 @@ pub fn run(cli: &cli::Cli) -> Exit {
         Err(e) => return report::report(&e),
     };
     ctx.set_command(cli.command.name());
-    match dispatch(&ctx, &cli.command) {
+    let mut result = dispatch(&ctx, &cli.command);
+    commands::deadlines::check(&ctx, cli.command.name(), &mut result);
+    match result {
         Ok(outcome) => {
             if ctx.global.json && !cli.command.writes_document() {
                 ctx.ui.json_out(&outcome.summary);

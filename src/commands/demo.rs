@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 
 use crate::clock::Clock;
 use crate::commands::{
-    Outcome, init, make_invoices, make_labels, purge, rates, review, sync_orders,
+    Outcome, init, make_invoices, make_labels, purge, rates, review, status, sync_orders,
 };
 use crate::ctx::Ctx;
 use crate::ctx::Global;
@@ -207,7 +207,7 @@ fn working_day(
             ));
         }
     }
-    out.push((
+    let mut labels = (
         "make-labels",
         step(global, clock, make_labels::COMMAND, |c| {
             make_labels::run(
@@ -223,7 +223,14 @@ fn working_day(
                 },
             )
         })?,
-    ));
+    );
+    // What `fulfil status` says of the deadlines once the day's labels are made (issue
+    // #23), shown on the make-labels line.
+    let status = step(global, clock, "status", |c| {
+        status::run(c, &status::StatusArgs {})
+    })?;
+    labels.1["ship_by"] = status["ship_by"].clone();
+    out.push(labels);
     out.push((
         "make-invoices",
         step(global, clock, make_invoices::COMMAND, |c| {
@@ -298,16 +305,23 @@ fn describe(name: &str, v: &Value) -> String {
                 .and_then(Value::as_array)
                 .map_or(0, Vec::len)
         ),
-        "make-labels" => format!(
-            "{} orders labelled as {} parcels ({} of them as several parcels; {} pages in {}), {} parcels confirmed to Amazon, {} to review",
-            n("labelled"),
-            n("parcels"),
-            n("multi_collo"),
-            n("pages"),
-            v.get("print_file").and_then(Value::as_str).unwrap_or("-"),
-            n("confirmed"),
-            n("to_review")
-        ),
+        "make-labels" => {
+            let s = &v["ship_by"];
+            let k = |key: &str| s[key].as_u64().unwrap_or(0);
+            format!(
+                "{} orders labelled as {} parcels ({} of them as several parcels; {} pages in {}), {} parcels confirmed to Amazon, {} to review; ship-by: {} late, {} due today, {} due tomorrow",
+                n("labelled"),
+                n("parcels"),
+                n("multi_collo"),
+                n("pages"),
+                v.get("print_file").and_then(Value::as_str).unwrap_or("-"),
+                n("confirmed"),
+                n("to_review"),
+                k("late"),
+                k("due_today"),
+                k("due_tomorrow"),
+            )
+        }
         "review split" => format!(
             "order {} ships as {} parcels (PostNL multi-collo)",
             v.get("order_id").and_then(Value::as_str).unwrap_or("-"),

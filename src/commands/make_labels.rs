@@ -226,6 +226,7 @@ pub fn run(ctx: &Ctx, args: &MakeLabelsArgs) -> anyhow::Result<Outcome> {
             "failed": counts.failed,
             "confirmed": counts.confirmed,
             "confirm_failed": counts.confirm_failed,
+            "waiting_for_label_window": counts.waiting,
             "postcode_checks": register.calls.get(),
             "postcode_cached": register.cached.get(),
             "print_file": print_file.as_ref().map(|p| p.path.clone()),

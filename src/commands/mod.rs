@@ -1,8 +1,10 @@
 //! One file per command, each with `run(ctx, args) -> Outcome`; `crate::run` dispatches.
+//! `deadlines` is the ship-by check three commands end with, not a command of its own.
 
 pub mod audit;
 pub mod completions;
 pub mod confirm_shipments;
+pub mod deadlines;
 pub mod demo;
 pub mod doctor;
 pub mod forget_order;

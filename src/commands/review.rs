@@ -1,10 +1,11 @@
 //! `fulfil review`: the orders that need a person, and the fixes a person can make.
 //!
-//! The list shows order ids, reason codes and how many readings (candidate splits) of
-//! the address there are. `--show-pii` adds the address as Amazon sent it and the
-//! numbered candidates, so that a person can decide and take one with `review accept
-//! ORDER --candidate N` (issue #18); it works only on a terminal, so that personal data
-//! never ends up in a cron mail or a log file by accident.
+//! The list shows order ids, reason codes, ship-by deadlines (the most urgent first,
+//! issue #23) and how many readings (candidate splits) of the address there are.
+//! `--show-pii` adds the address as Amazon sent it and the numbered candidates, so that
+//! a person can decide and take one with `review accept ORDER --candidate N` (issue
+//! #18); it works only on a terminal, so that personal data never ends up in a cron
+//! mail or a log file by accident.
 
 use clap::{Args, Subcommand};
 use serde_json::json;
@@ -95,7 +96,32 @@ fn list(ctx: &Ctx, show_pii: bool) -> anyhow::Result<Outcome> {
         );
     }
     let store = ctx.store_read()?;
-    let rows = db::review_list(store.conn())?;
+    let mut rows = db::review_list(store.conn())?;
+    // The most urgent first (issue #23): by ship-by deadline, orders without one last.
+    let deadlines = if store.schema_version()? >= crate::store::deadlines::SINCE_SCHEMA {
+        let ids: Vec<String> = rows.iter().map(|(o, _, _)| o.clone()).collect();
+        crate::store::deadlines::ship_by(store.conn(), &ids)?
+    } else {
+        std::collections::BTreeMap::default()
+    };
+    rows.sort_by(|a, b| {
+        let (da, db_) = (deadlines.get(&a.0), deadlines.get(&b.0));
+        (da.is_none(), da, &a.0, &a.1).cmp(&(db_.is_none(), db_, &b.0, &b.1))
+    });
+    let zone = ctx.config()?.seller.zone()?;
+    let now = ctx.clock.now();
+    let shown = |order_id: &String| {
+        deadlines
+            .get(order_id)
+            .and_then(|t| crate::clock::parse_rfc3339(t).ok())
+            .map_or_else(
+                || "no ship-by date".to_string(),
+                |t| {
+                    let late = if t < now { " LATE" } else { "" };
+                    format!("ship by {}{late}", crate::ship_by::local(t, &zone))
+                },
+            )
+    };
     if !ctx.global.json {
         if rows.is_empty() {
             ctx.ui.out("nothing to review");
@@ -108,8 +134,10 @@ fn list(ctx: &Ctx, show_pii: bool) -> anyhow::Result<Outcome> {
                 1 => "  (1 candidate)".to_string(),
                 n => format!("  ({n} candidates)"),
             };
-            ctx.ui
-                .out(&format!("{order_id}  {command:<17} {reason}{count}"));
+            ctx.ui.out(&format!(
+                "{order_id}  {command:<17} {reason:<20} {}{count}",
+                shown(order_id)
+            ));
             if show_pii && let Some(p) = &pii {
                 for l in [
                     &p.recipient_name,
@@ -156,7 +184,11 @@ fn list(ctx: &Ctx, show_pii: bool) -> anyhow::Result<Outcome> {
         let n = orders_db::pii(store.conn(), o)?
             .as_ref()
             .map_or(0, |p| candidates(p).len());
-        listed.push(json!({"order_id": o, "command": c, "reason": r, "candidates": n}));
+        let ship_by = deadlines.get(o);
+        listed.push(json!({
+            "order_id": o, "command": c, "reason": r, "candidates": n, "ship_by": ship_by,
+            "late": ship_by.and_then(|t| crate::clock::parse_rfc3339(t).ok()).map(|t| t < now),
+        }));
     }
     Ok(Outcome::ok(json!({ "orders": listed })))
 }

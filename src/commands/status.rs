@@ -1,5 +1,7 @@
-//! `fulfil status`: orders per stage, the last good run of each command, the database
-//! size, the head of the audit log. Counts only: this command never shows personal data.
+//! `fulfil status`: orders per stage, the ship-by deadlines (late, due today, due
+//! tomorrow, and the late-shipment and tracking rates Amazon judges the seller by), the
+//! last good run of each command, the database size, the head of the audit log. Counts
+//! only: this command never shows personal data.
 
 use clap::Args;
 use serde_json::json;
@@ -44,6 +46,8 @@ pub fn run(ctx: &Ctx, _args: &StatusArgs) -> anyhow::Result<Outcome> {
     };
     let rates_until = crate::ctx::rates_in_use(ctx.config()?, &store)?.verified_until();
     let rates_days = crate::invoice::rates::Horizon::of(rates_until, now.date()).days_left();
+    let zone = ctx.config()?.seller.zone()?;
+    let ship_by = crate::commands::deadlines::overview(&store, now, &zone)?;
 
     if !ctx.global.json {
         let ui = &ctx.ui;
@@ -57,6 +61,9 @@ pub fn run(ctx: &Ctx, _args: &StatusArgs) -> anyhow::Result<Outcome> {
         ));
         for (stage, n) in &stages {
             ui.out(&format!("  {stage:<18} {n}"));
+        }
+        for line in ship_by.lines() {
+            ui.out(&line);
         }
         if skipped_by_sync > 0 {
             ui.out(&format!(
@@ -118,6 +125,7 @@ pub fn run(ctx: &Ctx, _args: &StatusArgs) -> anyhow::Result<Outcome> {
         "overdue_personal_data": overdue,
         "files_left_alone": left_alone,
         "unfulfilled_over_60_days": stale,
+        "ship_by": ship_by.to_json(),
         "stages": stages.iter().map(|(s, n)| (s.clone(), json!(n))).collect::<serde_json::Map<_, _>>(),
         "documents": documents.iter().map(|(k, n)| (k.clone(), json!(n))).collect::<serde_json::Map<_, _>>(),
         "uploads": uploads.iter().map(|(k, n)| (k.clone(), json!(n))).collect::<serde_json::Map<_, _>>(),

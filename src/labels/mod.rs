@@ -37,4 +37,7 @@ pub struct Counts {
     pub multi_collo: u64,
     /// Parcels labelled (an order of several parcels counts each).
     pub parcels: u64,
+    /// Ready orders whose label-printing window (Amazon's `labelPrintingWindow`) has not
+    /// opened yet: they wait for a later run, they do not go to review (issue #23).
+    pub waiting: u64,
 }

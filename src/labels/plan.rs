@@ -28,18 +28,31 @@ pub struct Planned {
     pub contacts: Vec<Contact>,
 }
 
-/// Plans every ready order; the orders that need a person go to review now (and are
-/// counted in `counts.to_review`).
+/// Plans every ready order, the most urgent first (see [`db::ready_orders`]); the orders
+/// that need a person go to review now (and are counted in `counts.to_review`), those
+/// whose label-printing window is still closed wait (`counts.waiting`).
 pub fn ready(
     ctx: &Ctx,
     cfg: &Config,
     register: &Register<'_>,
     counts: &mut Counts,
 ) -> anyhow::Result<Vec<Planned>> {
-    let ready = db::ready_orders(ctx.store(COMMAND)?.conn())?;
+    let (ready, closed) = {
+        let store = ctx.store(COMMAND)?;
+        let now = rfc3339(ctx.clock.now());
+        (
+            db::ready_orders(store.conn())?,
+            crate::store::deadlines::label_window_closed(store.conn(), &now)?,
+        )
+    };
     let mut planned = Vec::new();
     let now = rfc3339(ctx.clock.now());
     for order in ready {
+        // Amazon's label-printing window has not opened: no label yet, and no review.
+        if closed.contains(&order.order_id) {
+            counts.waiting += 1;
+            continue;
+        }
         let plan = {
             let store = ctx.store(COMMAND)?;
             let mut check = |conn: &rusqlite::Connection, id: &str, key: (&str, &str, &str)| {

@@ -111,6 +111,20 @@ fn opt_time(s: Option<&String>) -> Result<Option<String>, &'static str> {
     s.map(|t| time_ok(t)).transpose()
 }
 
+/// Which end of one of Amazon's date-time windows.
+enum Edge {
+    Earliest,
+    Latest,
+}
+
+/// One end of a window (ship-by, deliver-by, label printing), normalised to UTC.
+fn window(w: Option<&models::DateTimeRange>, edge: Edge) -> Result<Option<String>, &'static str> {
+    opt_time(w.and_then(|w| match edge {
+        Edge::Earliest => w.earliest_date_time.as_ref(),
+        Edge::Latest => w.latest_date_time.as_ref(),
+    }))
+}
+
 fn amount(m: &models::Money) -> Result<String, &'static str> {
     m.decimal().map(|d| d.to_string()).ok_or("bad_amount")
 }
@@ -144,18 +158,11 @@ fn convert(o: &Order) -> Result<Rows, &'static str> {
         is_business: o.programs.iter().any(|p| p == "AMAZON_BUSINESS"),
         created_at: time_ok(&o.created_time)?,
         amazon_updated_at: time_ok(&o.last_updated_time)?,
-        ship_by_earliest: opt_time(
-            fulfillment
-                .ship_by_window
-                .as_ref()
-                .and_then(|w| w.earliest_date_time.as_ref()),
-        )?,
-        ship_by_latest: opt_time(
-            fulfillment
-                .ship_by_window
-                .as_ref()
-                .and_then(|w| w.latest_date_time.as_ref()),
-        )?,
+        ship_by_earliest: window(fulfillment.ship_by_window.as_ref(), Edge::Earliest)?,
+        ship_by_latest: window(fulfillment.ship_by_window.as_ref(), Edge::Latest)?,
+        deliver_by_earliest: window(fulfillment.deliver_by_window.as_ref(), Edge::Earliest)?,
+        deliver_by_latest: window(fulfillment.deliver_by_window.as_ref(), Edge::Latest)?,
+        label_from: window(fulfillment.label_printing_window.as_ref(), Edge::Earliest)?,
         currency: grand_total.map(|m| m.currency_code.clone()),
         grand_total: grand_total.map(amount).transpose()?,
         destination_country: address
@@ -364,6 +371,9 @@ mod tests {
             amazon_updated_at: "2026-11-02T10:00:00Z".into(),
             ship_by_earliest: None,
             ship_by_latest: None,
+            deliver_by_earliest: None,
+            deliver_by_latest: None,
+            label_from: None,
             currency: None,
             grand_total: None,
             destination_country: Some("NL".into()),
@@ -386,6 +396,39 @@ mod tests {
             recipient_name: Some("x".into()),
             ..PiiRow::default()
         }
+    }
+
+    #[test]
+    fn deadlines_are_kept_in_utc_and_absent_windows_stay_absent() {
+        let mut raw = crate::spapi::props::order();
+        raw["fulfillment"]["fulfillmentServiceLevel"] = "NEXT_DAY".into();
+        raw["fulfillment"]["shipByWindow"]["latestDateTime"] = "2026-11-20T18:00:00+01:00".into();
+        raw["fulfillment"]["deliverByWindow"] = serde_json::json!({
+            "earliestDateTime": "2026-11-21T00:00:00Z", "latestDateTime": "2026-11-21T23:59:59Z"
+        });
+        raw["fulfillment"]["labelPrintingWindow"] =
+            serde_json::json!({ "earliestDateTime": "2026-11-20T06:00:00Z" });
+        let (row, ..) = parse_order(&raw).unwrap();
+        assert_eq!(row.service_level.as_deref(), Some("NEXT_DAY"));
+        assert_eq!(row.ship_by_latest.as_deref(), Some("2026-11-20T17:00:00Z"));
+        assert_eq!(
+            row.deliver_by_earliest.as_deref(),
+            Some("2026-11-21T00:00:00Z")
+        );
+        assert_eq!(
+            row.deliver_by_latest.as_deref(),
+            Some("2026-11-21T23:59:59Z")
+        );
+        assert_eq!(row.label_from.as_deref(), Some("2026-11-20T06:00:00Z"));
+
+        let (row, ..) = parse_order(&crate::spapi::props::order()).unwrap();
+        assert_eq!(row.deliver_by_latest, None);
+        assert_eq!(row.label_from, None);
+
+        let mut raw = crate::spapi::props::order();
+        raw["fulfillment"]["labelPrintingWindow"] =
+            serde_json::json!({ "earliestDateTime": "tomorrow" });
+        assert_eq!(parse_order(&raw).unwrap_err(), "bad_timestamp");
     }
 
     #[test]

@@ -998,12 +998,109 @@ fn at_seconds(t: OffsetDateTime) -> OffsetDateTime {
     t.replace_nanosecond(0).unwrap_or(t)
 }
 
-fn start_of_day(t: OffsetDateTime) -> OffsetDateTime {
-    t.replace_time(Time::MIDNIGHT)
+/// Amazon's promise for a new order (issue #23): the service level, the ship-by
+/// deadline from the seller's handling time in business days (weekends skipped, in the
+/// Dutch seller's calendar), the delivery window, and for some orders the earliest time
+/// a label may be printed.
+///
+/// Handling time: two business days for STANDARD, one for EXPEDITED and PRIORITY; the
+/// same business day for NEXT_DAY (orders before 14:00) and SAME_DAY (before 11:00),
+/// else the next. The deadline is the end of that day, 23:59:59 in Amsterdam. The
+/// fast levels are only given to orders of the last six hours, and orders reach the
+/// seller within twelve hours of being placed (see [`generate_one`]), so that on a
+/// normal day, when the seller ships what came in, no order is late.
+struct Promise {
+    level: &'static str,
+    ship_by: OffsetDateTime,
+    deliver_from: OffsetDateTime,
+    deliver_by: OffsetDateTime,
+    label_from: Option<OffsetDateTime>,
 }
 
-fn end_of_day(t: OffsetDateTime) -> OffsetDateTime {
-    t.replace_time(Time::from_hms(23, 59, 59).unwrap_or(Time::MIDNIGHT))
+impl Promise {
+    fn of(
+        id: &str,
+        drawn: &'static str,
+        created: OffsetDateTime,
+        unshipped_at: OffsetDateTime,
+        start: OffsetDateTime,
+    ) -> Promise {
+        // Its own stream of draws, so that the orders' other contents stay as they were
+        // for every seed.
+        let key = id
+            .bytes()
+            .fold(0u64, |h, b| crate::sandbox::rng::mix(h ^ u64::from(b)));
+        let mut rng = Rng::derived(key, "promise", 0);
+        let recent = created > start - Duration::hours(6);
+        let level = match drawn {
+            "NEXT_DAY" if recent => "NEXT_DAY",
+            "NEXT_DAY" => "EXPEDITED",
+            "EXPEDITED" if recent && rng.chance(0.2) => "PRIORITY",
+            "STANDARD" if recent && rng.chance(0.02) => "SAME_DAY",
+            other => other,
+        };
+        let zone = crate::zone::SellerZone::amsterdam();
+        let placed = zone.local(unshipped_at);
+        let day = placed.date();
+        let before = |hour: u8| business_day(day) && placed.hour() < hour;
+        let ship_day = match level {
+            "SAME_DAY" if before(11) => day,
+            "NEXT_DAY" if before(14) => day,
+            "SAME_DAY" | "NEXT_DAY" | "EXPEDITED" | "PRIORITY" => add_business_days(day, 1),
+            _ => add_business_days(day, 2),
+        };
+        let transit = match level {
+            "SAME_DAY" => 0,
+            "NEXT_DAY" | "PRIORITY" => 1,
+            "EXPEDITED" => 2,
+            _ => 3,
+        };
+        let deliver_first = if transit == 0 {
+            ship_day
+        } else {
+            add_business_days(ship_day, 1)
+        };
+        let label_from = (created + Duration::hours(3) < start && rng.chance(0.1))
+            .then(|| at_seconds(created + Duration::seconds(rng.range(3600, 3 * 3600))));
+        Promise {
+            level,
+            ship_by: local_time(
+                &zone,
+                ship_day,
+                Time::from_hms(23, 59, 59).unwrap_or(Time::MIDNIGHT),
+            ),
+            deliver_from: local_time(&zone, deliver_first, Time::MIDNIGHT),
+            deliver_by: local_time(
+                &zone,
+                add_business_days(ship_day, transit),
+                Time::from_hms(23, 59, 59).unwrap_or(Time::MIDNIGHT),
+            ),
+            label_from,
+        }
+    }
+}
+
+fn business_day(d: time::Date) -> bool {
+    !matches!(d.weekday(), time::Weekday::Saturday | time::Weekday::Sunday)
+}
+
+/// `n` business days after `d` (Saturdays and Sundays skipped).
+fn add_business_days(mut d: time::Date, n: u32) -> time::Date {
+    let mut left = n;
+    while left > 0 {
+        d = d.next_day().unwrap_or(d);
+        if business_day(d) {
+            left -= 1;
+        }
+    }
+    d
+}
+
+/// A wall-clock time on a day in `zone`, as a UTC instant.
+fn local_time(zone: &crate::zone::SellerZone, day: time::Date, at: Time) -> OffsetDateTime {
+    let naive = day.with_time(at);
+    let offset = zone.offset(naive.assume_utc());
+    naive.assume_offset(offset).to_offset(time::UtcOffset::UTC)
 }
 
 struct ItemPlan {
@@ -1017,7 +1114,7 @@ struct ItemPlan {
     promotion: Option<String>,
 }
 
-/// Generates `n` orders for `seed`, spread over the days before `start`.
+/// Generates `n` orders for `seed`, placed in the twelve hours before `start`.
 pub(crate) fn generate_records(n: usize, seed: u64, start: OffsetDateTime) -> Vec<OrderRec> {
     let mut used = std::collections::HashSet::new();
     let mut out = Vec::with_capacity(n);
@@ -1046,7 +1143,9 @@ fn generate_one(rng: &mut Rng, start: OffsetDateTime) -> OrderRec {
     let created = if rng.chance(0.05) {
         at_seconds(start - Duration::seconds(rng.range(30, 20 * 60)))
     } else {
-        at_seconds(start - Duration::seconds(rng.range(20 * 60, 10 * 86_400)))
+        // Within the last twelve hours: a seller who runs fulfil every day or more often
+        // sees each order within that time (issue #23: no order is late on a normal day).
+        at_seconds(start - Duration::seconds(rng.range(20 * 60, 12 * 3600)))
     };
     let unshipped_at = if rng.chance(0.04) {
         created + Duration::seconds(rng.range(6 * 3600, 2 * 86_400))
@@ -1338,7 +1437,7 @@ fn generate_one(rng: &mut Rng, start: OffsetDateTime) -> OrderRec {
     } else {
         "STANDARD"
     };
-    let ship_days = if level == "STANDARD" { 2 } else { 1 };
+    let promise = Promise::of(&id, level, created, unshipped_at, start);
     let mut base = json!({
         "orderId": id,
         "createdTime": fmt(created),
@@ -1351,20 +1450,24 @@ fn generate_one(rng: &mut Rng, start: OffsetDateTime) -> OrderRec {
         "fulfillment": {
             "fulfillmentStatus": "UNSHIPPED",
             "fulfilledBy": "MERCHANT",
-            "fulfillmentServiceLevel": level,
+            "fulfillmentServiceLevel": promise.level,
             "shipByWindow": {
                 "earliestDateTime": fmt(unshipped_at),
-                "latestDateTime": fmt(end_of_day(created + Duration::days(ship_days))),
+                "latestDateTime": fmt(promise.ship_by),
             },
             "deliverByWindow": {
-                "earliestDateTime": fmt(start_of_day(created + Duration::days(ship_days + 1))),
-                "latestDateTime": fmt(end_of_day(created + Duration::days(ship_days + 3))),
+                "earliestDateTime": fmt(promise.deliver_from),
+                "latestDateTime": fmt(promise.deliver_by),
             },
         },
         "orderItems": items_json,
     });
     if !programs.is_empty() {
         base["programs"] = json!(programs);
+    }
+    if let Some(at) = promise.label_from {
+        // The model's note: the window has no end, only a start.
+        base["fulfillment"]["labelPrintingWindow"] = json!({ "earliestDateTime": fmt(at) });
     }
 
     let mut rec = OrderRec {
@@ -1505,6 +1608,55 @@ pub(crate) fn load_records(path: &Path) -> anyhow::Result<Vec<OrderRec>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Issue #23: deadlines as Amazon sets them, and none late on a normal day.
+    #[test]
+    fn generated_deadlines_skip_weekends_and_are_not_late_when_the_orders_arrive() {
+        let zone = crate::zone::SellerZone::amsterdam();
+        let mut levels = std::collections::BTreeMap::<String, usize>::new();
+        let mut windows = 0;
+        // Every three hours over two weeks, so that every weekday, night and weekend
+        // start is seen.
+        for step in 0..112 {
+            let start = time::macros::datetime!(2026-11-16 00:00 UTC) + Duration::hours(3 * step);
+            for rec in generate_records(60, 7 + u64::try_from(step).unwrap(), start) {
+                let f = &rec.base["fulfillment"];
+                let level = f["fulfillmentServiceLevel"].as_str().unwrap().to_string();
+                *levels.entry(level.clone()).or_default() += 1;
+                let at = |k: &str, e: &str| parse(f[k][e].as_str().unwrap()).unwrap();
+                let ship_by = at("shipByWindow", "latestDateTime");
+                let local = zone.local(ship_by);
+                assert!(ship_by > start, "{level} due {ship_by}, start {start}");
+                assert!(
+                    !matches!(
+                        local.weekday(),
+                        time::Weekday::Saturday | time::Weekday::Sunday
+                    ),
+                    "{level} due on a {}",
+                    local.weekday()
+                );
+                assert_eq!((local.hour(), local.minute(), local.second()), (23, 59, 59));
+                let (from, by) = (
+                    at("deliverByWindow", "earliestDateTime"),
+                    at("deliverByWindow", "latestDateTime"),
+                );
+                assert!(
+                    from <= by && by >= ship_by,
+                    "{level}: {from} {by} {ship_by}"
+                );
+                if let Some(label) = f["labelPrintingWindow"]["earliestDateTime"].as_str() {
+                    windows += 1;
+                    assert!(f["labelPrintingWindow"].get("latestDateTime").is_none());
+                    let label = parse(label).unwrap();
+                    assert!(label > rec.created && label < start, "{label}");
+                }
+            }
+        }
+        for level in ["STANDARD", "EXPEDITED", "NEXT_DAY", "PRIORITY", "SAME_DAY"] {
+            assert!(levels.get(level).is_some_and(|n| *n > 0), "{levels:?}");
+        }
+        assert!(windows > 100, "{windows}");
+    }
 
     #[test]
     fn generated_numbers_avoid_the_sandbox_vies_behaviours_but_a_few_invalid_ones() {

@@ -141,6 +141,9 @@ pub struct OrderFulfillment {
     pub fulfilled_by: Option<String>,
     pub fulfillment_service_level: Option<String>,
     pub ship_by_window: Option<DateTimeRange>,
+    pub deliver_by_window: Option<DateTimeRange>,
+    /// The earliest time a label may be printed; absent means any time.
+    pub label_printing_window: Option<DateTimeRange>,
 }
 
 #[derive(Debug, Deserialize, Clone)]

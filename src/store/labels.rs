@@ -37,11 +37,13 @@ pub struct Parcel {
     pub confirmed_at: Option<String>,
 }
 
-/// Orders waiting for a label, oldest first.
+/// Orders waiting for a label, the most urgent first: by ship-by deadline (issue #23),
+/// then the oldest.
 pub fn ready_orders(conn: &Connection) -> Result<Vec<LabelOrder>, StoreError> {
     let mut stmt = conn.prepare(
         "SELECT order_id, marketplace_id, destination_country, is_business FROM orders
-         WHERE stage = ?1 AND fulfilled_by = 'MERCHANT' ORDER BY created_at, order_id",
+         WHERE stage = ?1 AND fulfilled_by = 'MERCHANT'
+         ORDER BY ship_by_latest IS NULL, ship_by_latest, created_at, order_id",
     )?;
     let mut orders = stmt
         .query_map([Stage::Ready.as_str()], label_order_from)?
@@ -283,7 +285,7 @@ pub fn unconfirmed(conn: &Connection) -> Result<Vec<ToConfirm>, StoreError> {
     let mut stmt = conn.prepare(&format!(
         "SELECT {cols}, o.marketplace_id FROM parcels p JOIN orders o USING (order_id)
          WHERE p.labelled_at IS NOT NULL AND p.confirmed_at IS NULL AND o.stage = ?1
-         ORDER BY p.labelled_at, p.order_id, p.parcel_no",
+         ORDER BY o.ship_by_latest IS NULL, o.ship_by_latest, p.labelled_at, p.order_id, p.parcel_no",
         cols = PARCEL_COLS
             .split(',')
             .map(|c| format!("p.{}", c.trim()))
@@ -359,12 +361,17 @@ pub fn confirm_failed(
     Ok(())
 }
 
-/// The stored labels not yet in a print file, in the order they were made.
+/// The stored labels not yet in a print file, the most urgent first (by ship-by
+/// deadline, then in the order they were made): a packer who works down the pile packs
+/// the orders that must leave first.
 pub fn unprinted_labels(conn: &Connection) -> Result<Vec<StoredLabel>, StoreError> {
     let mut stmt = conn.prepare(
         "SELECT p.order_id, l.pdf, l.format, p.parcel_no FROM parcels p
          JOIN label_files l ON l.order_id = p.order_id AND l.parcel_no = p.parcel_no
-         WHERE p.printed_at IS NULL ORDER BY p.labelled_at, p.order_id, p.parcel_no",
+         JOIN orders o ON o.order_id = p.order_id
+         WHERE p.printed_at IS NULL
+         ORDER BY o.ship_by_latest IS NULL, o.ship_by_latest, p.labelled_at, p.order_id,
+            p.parcel_no",
     )?;
     Ok(stmt
         .query_map([], stored_label)?

@@ -12,6 +12,7 @@
 //! All SQL lives in this module and its children.
 
 pub mod audit;
+pub mod deadlines;
 pub mod invoices;
 pub mod labels;
 pub mod orders;
@@ -45,6 +46,7 @@ const MIGRATIONS: &[(u32, &str)] = &[
     (8, include_str!("migrations/0008_postcode_check.sql")),
     (9, include_str!("migrations/0009_parcels.sql")),
     (10, include_str!("migrations/0010_written_files.sql")),
+    (11, include_str!("migrations/0011_deadlines.sql")),
 ];
 
 #[derive(Debug, thiserror::Error)]

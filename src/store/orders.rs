@@ -71,6 +71,11 @@ pub struct OrderRow {
     pub amazon_updated_at: String,
     pub ship_by_earliest: Option<String>,
     pub ship_by_latest: Option<String>,
+    /// The delivery promise (issue #23).
+    pub deliver_by_earliest: Option<String>,
+    pub deliver_by_latest: Option<String>,
+    /// The earliest time a label may be printed (`labelPrintingWindow`); none: any time.
+    pub label_from: Option<String>,
     pub currency: Option<String>,
     pub grand_total: Option<String>,
     pub destination_country: Option<String>,
@@ -231,6 +236,16 @@ pub fn upsert(
             decided.pii_due_at,
             now,
         ])?;
+    tx.prepare_cached(
+        "UPDATE orders SET deliver_by_earliest = ?2, deliver_by_latest = ?3, label_from = ?4
+         WHERE order_id = ?1",
+    )?
+    .execute(params![
+        order.order_id,
+        order.deliver_by_earliest,
+        order.deliver_by_latest,
+        order.label_from,
+    ])?;
     tx.prepare_cached("DELETE FROM order_items WHERE order_id = ?1")?
         .execute([&order.order_id])?;
     let mut ins = tx.prepare_cached(

@@ -56,6 +56,8 @@ fn the_demo_runs_two_days_and_purges_the_first() {
         "{labels0}"
     );
     assert_eq!(labels0["confirmed"], labels0["parcels"], "{labels0}");
+    // Issue #23: on a normal day no order is late once the labels are made.
+    assert_eq!(labels0["ship_by"]["late"], 0, "{labels0}");
     let day0 = &s["steps"][5]["summary"];
     assert!(day0["issued"].as_u64().unwrap() > 0, "{day0}");
     assert_eq!(day0["failed"], 0, "{day0}");

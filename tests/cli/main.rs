@@ -7,6 +7,7 @@ mod audit;
 mod clocks;
 mod completions;
 mod confirm_shipments;
+mod deadlines;
 mod demo;
 mod doctor;
 mod forget_order;

@@ -167,8 +167,11 @@ fn canaries_stay_until_day_30_and_are_gone_everywhere_after() {
 fn every_command_removes_overdue_data_first() {
     let (mut env, _canaries, due) = shipped_with_canary();
     env.now = shift(&due, 3600);
-    // Another command, not purge, is the first run after the removal date.
-    env.run(&["make-labels"]).assert_code(0);
+    // Another command, not purge, is the first run after the removal date. (It exits 3:
+    // an order left in review for weeks is past its ship-by date, and says so.)
+    let r = env.run(&["make-labels"]);
+    r.assert_code(3);
+    assert!(r.stderr.contains("LATE by"), "{}", r.stderr);
     assert!(
         orders::pii(env.read_store().conn(), ORDER)
             .unwrap()

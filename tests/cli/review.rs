@@ -61,7 +61,7 @@ fn review_lists_candidates_and_accept_takes_one() {
     r.assert_code(0);
     assert!(
         r.stdout.contains(&format!(
-            "{id}  make-labels       address_check  (2 candidates)"
+            "{id}  make-labels       address_check        no ship-by date  (2 candidates)"
         )),
         "{}",
         r.stdout
