@@ -55,15 +55,7 @@ pub fn ready(
         }
         let plan = {
             let store = ctx.store(COMMAND)?;
-            let mut check = |conn: &rusqlite::Connection, id: &str, key: (&str, &str, &str)| {
-                register.lookup(conn, id, &now, key)
-            };
-            let lookup: Option<&mut Lookup<'_>> = if register.enabled() {
-                Some(&mut check)
-            } else {
-                None
-            };
-            plan(store.conn(), cfg, order, lookup)?
+            plan_with(store.conn(), cfg, register, &now, order)?
         };
         match plan {
             Ok(p) => planned.push(p),
@@ -96,15 +88,26 @@ pub fn again(
     // The register decides again as it did the first time (from its cache, which lives
     // as long as the order's personal data).
     let now = rfc3339(ctx.clock.now());
+    Ok(plan_with(store.conn(), cfg, register, &now, order)?.map_err(|(_, reason)| reason))
+}
+
+/// [`plan`] with the postcode register asked (through its cache) when it is switched on.
+fn plan_with(
+    conn: &rusqlite::Connection,
+    cfg: &Config,
+    register: &Register<'_>,
+    now: &str,
+    order: LabelOrder,
+) -> anyhow::Result<Result<Planned, (String, &'static str)>> {
     let mut check = |conn: &rusqlite::Connection, id: &str, key: (&str, &str, &str)| {
-        register.lookup(conn, id, &now, key)
+        register.lookup(conn, id, now, key)
     };
     let lookup: Option<&mut Lookup<'_>> = if register.enabled() {
         Some(&mut check)
     } else {
         None
     };
-    Ok(plan(store.conn(), cfg, order, lookup)?.map_err(|(_, reason)| reason))
+    plan(conn, cfg, order, lookup)
 }
 
 /// Longest value PostNL takes for names, company and city.

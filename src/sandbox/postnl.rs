@@ -2426,7 +2426,7 @@ fn confirm_errors(body: &Value, problems: &[Problem]) -> Response {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use std::path::Path;
 
     use base64::Engine as _;
@@ -2648,7 +2648,9 @@ mod tests {
         serde_json::from_str(&text).unwrap()
     }
 
-    fn assert_schema(file: &str, schema: &str, instance: &Value) {
+    /// Checks `instance` against a schema of one of PostNL's OpenAPI files in `specs/postnl`
+    /// (also for the postal-code check's tests in `sandbox::postcode`).
+    pub(in crate::sandbox) fn assert_schema(file: &str, schema: &str, instance: &Value) {
         let doc = spec_file(file);
         let wrapper = json!({
             "$ref": format!("#/components/schemas/{schema}"),

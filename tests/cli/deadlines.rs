@@ -51,6 +51,21 @@ fn order(
     id
 }
 
+/// One field of every shipment PostNL was asked to label, in the order asked.
+fn shipments(env: &TestEnv, field: &str) -> Vec<String> {
+    env.calls("postnl.label")
+        .iter()
+        .flat_map(|r| {
+            r["body"]["Shipments"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|s| s[field].as_str().unwrap().to_string())
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
 fn json_of(env: &TestEnv, args: &[&str]) -> (i32, Value) {
     let mut all = vec!["--json"];
     all.extend_from_slice(args);
@@ -262,35 +277,13 @@ fn labels_are_asked_for_and_printed_most_urgent_first() {
         .filter_map(|l| l.strip_prefix("order\t"))
         .filter_map(|l| l.split('\t').next())
         .collect();
-    let asked: Vec<String> = env
-        .calls("postnl.label")
-        .iter()
-        .flat_map(|r| {
-            r["body"]["Shipments"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|s| s["Reference"].as_str().unwrap().to_string())
-                .collect::<Vec<_>>()
-        })
-        .collect();
+    let asked = shipments(&env, "Reference");
     let urgent_first: Vec<String> = ids.iter().rev().cloned().collect();
     assert_eq!(asked, urgent_first);
     assert_eq!(picked, urgent_first);
     // The print file has the labels in the same order: its pages carry the barcodes
     // PostNL gave, in the order they were reserved.
-    let barcodes: Vec<String> = env
-        .calls("postnl.label")
-        .iter()
-        .flat_map(|r| {
-            r["body"]["Shipments"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|s| s["Barcode"].as_str().unwrap().to_string())
-                .collect::<Vec<_>>()
-        })
-        .collect();
+    let barcodes = shipments(&env, "Barcode");
     let text = std::process::Command::new("pdftotext")
         .args([out.to_str().unwrap(), "-"])
         .output()
@@ -334,18 +327,7 @@ fn an_order_waits_for_its_label_printing_window_without_going_to_review() {
         ),
         (Some(1), Some(1), Some(0))
     );
-    let asked: Vec<String> = env
-        .calls("postnl.label")
-        .iter()
-        .flat_map(|r| {
-            r["body"]["Shipments"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|s| s["Reference"].as_str().unwrap().to_string())
-                .collect::<Vec<_>>()
-        })
-        .collect();
+    let asked = shipments(&env, "Reference");
     assert_eq!(asked, [open]);
     let (_, r) = json_of(&env, &["review"]);
     assert_eq!(r["orders"], json!([]));
