@@ -451,10 +451,11 @@ impl Run<'_> {
         Ok(())
     }
 
-    /// A refund in review: named once, when it goes there.
+    /// A refund in review: named once, when it goes there (a later run that finds it
+    /// still there says nothing, so cron does not mail it every time).
     fn note_review(&mut self, r: &crate::store::refunds::Open, reason: &'static str) {
-        tracing::warn!(order_id = %r.event.order_id, reason, "refund needs review");
         if r.status != "review" {
+            tracing::warn!(order_id = %r.event.order_id, reason, "refund needs review");
             self.counts.refunds_review += 1;
             self.counts
                 .problems

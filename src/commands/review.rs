@@ -39,6 +39,15 @@ pub enum ReviewCommand {
     /// with some of the order's items), whatever the `[labels.parcels]` rules say; N = 1
     /// ships it as one parcel
     Split(SplitArgs),
+    /// Say that an order's refunds in review were handled outside fulfil (for example a
+    /// credit note made by hand): fulfil stops listing them and never credits them
+    SettleRefunds(SettleRefundsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SettleRefundsArgs {
+    /// The Amazon order id
+    pub order: String,
 }
 
 #[derive(Debug, Args)]
@@ -84,6 +93,7 @@ pub fn run(ctx: &Ctx, args: &ReviewArgs) -> anyhow::Result<Outcome> {
         Some(ReviewCommand::SetAddress(a)) => set_address(ctx, a),
         Some(ReviewCommand::Accept(a)) => accept(ctx, a),
         Some(ReviewCommand::Split(a)) => split(ctx, a),
+        Some(ReviewCommand::SettleRefunds(a)) => settle_refunds(ctx, a),
     }
 }
 
@@ -384,4 +394,23 @@ fn split(ctx: &Ctx, a: &SplitArgs) -> anyhow::Result<Outcome> {
 
 fn text(v: Option<&String>) -> &str {
     v.map_or("", String::as_str)
+}
+
+/// `review settle-refunds ORDER`: the order's refunds in review were handled by hand.
+fn settle_refunds(ctx: &Ctx, a: &SettleRefundsArgs) -> anyhow::Result<Outcome> {
+    ctx.begin_writing("review", Overdue::RemoveFirst)?;
+    let now = rfc3339(ctx.clock.now());
+    let mut store = ctx.store("review")?;
+    let n = store.tx(|tx| crate::store::refunds::settle(tx, &a.order, &now))?;
+    if n == 0 {
+        return Err(AppError::new(
+            crate::error::Exit::Failed,
+            format!("order {} has no refund in review", a.order),
+        )
+        .hint("`fulfil review` lists the refunds that need a person (command `refunds`)")
+        .into());
+    }
+    Ok(Outcome::ok(
+        json!({"order_id": a.order, "refunds_settled": n}),
+    ))
 }

@@ -207,6 +207,21 @@ pub fn mark_open(
     Ok(())
 }
 
+/// The refunds of `order_id` in review were handled outside fulfil (a person said so):
+/// they become `settled`, are never credited, and the order's review line for refunds
+/// goes. Returns how many there were.
+pub fn settle(tx: &Transaction<'_>, order_id: &str, at: &str) -> Result<u64, StoreError> {
+    let n = tx.execute(
+        "UPDATE refunds SET status = 'settled', updated_at = ?2
+         WHERE order_id = ?1 AND status = 'review'",
+        params![order_id, at],
+    )?;
+    if n > 0 {
+        order_db::clear_issue(tx, order_id, ISSUES)?;
+    }
+    Ok(n as u64)
+}
+
 /// The refund's transaction id for the credit note `document`, if it credits a refund.
 pub fn transaction_id(conn: &Connection, document: i64) -> Result<Option<String>, StoreError> {
     Ok(conn

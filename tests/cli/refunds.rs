@@ -224,6 +224,32 @@ fn each_refund_shape_gets_its_credit_note_once() {
     let st: Value = serde_json::from_str(st.stdout.trim()).unwrap();
     assert_eq!(st["refunds"]["review"], 2, "{st}");
     assert_eq!(st["refunds"]["credited"], 4, "{st}");
+    // A later run that finds them still in review says nothing (cron mails any output).
+    later(&mut env, time::Duration::hours(7));
+    let r = env.run(&["make-invoices"]);
+    r.assert_code(0);
+    assert_eq!((r.stdout.as_str(), r.stderr.as_str()), ("", ""));
+    // The seller handled the unknown order's refund by hand: it leaves review for good.
+    let r = env.run(&["review", "settle-refunds", "028-0000017-9999999"]);
+    r.assert_code(0);
+    let listed = env.run(&["review"]);
+    assert!(
+        !listed.stdout.contains("028-0000017-9999999"),
+        "{}",
+        listed.stdout
+    );
+    assert!(listed.stdout.contains(ORDER), "{}", listed.stdout);
+    later(&mut env, time::Duration::hours(7));
+    let s = make_invoices(&env, 0);
+    assert_eq!(s["refund_credit_notes"], 0, "{s}");
+    let st = env.run(&["--json", "status"]);
+    let st: Value = serde_json::from_str(st.stdout.trim()).unwrap();
+    assert_eq!(st["refunds"]["review"], 1, "{st}");
+    assert_eq!(st["refunds"]["settled"], 1, "{st}");
+    // Nothing left to settle there: a clear error.
+    let r = env.run(&["review", "settle-refunds", "028-0000017-9999999"]);
+    r.assert_code(1);
+    assert!(r.stderr.contains("has no refund in review"), "{}", r.stderr);
 }
 
 #[test]

@@ -23,9 +23,11 @@ CREATE TABLE refunds (
     -- The event's items and charges as fulfil read them (JSON, see refunds::RefundEvent).
     items           TEXT NOT NULL,
     -- pending: waits for its credit note (or for its order's invoice);
-    -- credited: `credit_note` is the document; review: a person must look (`reason`).
+    -- credited: `credit_note` is the document; review: a person must look (`reason`);
+    -- settled: a person said it was handled outside fulfil (`fulfil review
+    -- settle-refunds`), so fulfil never credits it.
     status          TEXT NOT NULL DEFAULT 'pending'
-                    CHECK (status IN ('pending', 'credited', 'review')),
+                    CHECK (status IN ('pending', 'credited', 'review', 'settled')),
     reason          TEXT,
     credit_note     INTEGER REFERENCES invoices(id),
     first_seen_at   TEXT NOT NULL,
