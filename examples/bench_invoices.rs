@@ -18,20 +18,17 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use fulfil::invoice::issue::{self, OrderFacts};
 use fulfil::invoice::rates::RateTable;
 use fulfil::invoice::render::{EurRate, InvoiceDocument, Issue, Renderer};
 use fulfil::invoice::vat::{self, Currency, Lang};
-use fulfil::sandbox::{Sandbox, SandboxConfig};
 use fulfil::store::orders::{ItemRow, PiiRow};
 use rust_decimal::Decimal;
 use serde_json::Value;
 
-const NOW: &str = "2026-11-20T10:00:00Z";
+use common::{NOW, cmd, fulfil_binary, shipped_and_synced, vm_hwm};
 
 fn main() -> anyhow::Result<()> {
     common::announce("bench_invoices");
@@ -246,36 +243,7 @@ fn render_only(n: usize) -> anyhow::Result<()> {
 fn command(n: usize) -> anyhow::Result<()> {
     let bin = fulfil_binary()?;
     let dir = tempfile::tempdir()?;
-    let start = fulfil::clock::parse_rfc3339(NOW)?;
-    let sandbox = Sandbox::start(SandboxConfig {
-        generate: n,
-        seed: 3,
-        rate_limits: false,
-        start,
-        ..SandboxConfig::default()
-    })?;
-    let shipped_at = start - time::Duration::minutes(10);
-    for id in sandbox.order_ids() {
-        if sandbox
-            .order(&id)
-            .is_some_and(|o| o["fulfillment"]["fulfillmentStatus"] == "UNSHIPPED")
-        {
-            sandbox.set_order_status(&id, "SHIPPED", shipped_at)?;
-        }
-    }
-    let config = dir.path().join("data/fulfil.toml");
-    let ok = cmd(&bin, &config)
-        .args(["init", "--sandbox", &sandbox.url()])
-        .stdout(std::process::Stdio::null())
-        .status()?;
-    anyhow::ensure!(ok.success(), "init failed");
-    let text = std::fs::read_to_string(&config)?;
-    std::fs::write(
-        &config,
-        text.replace("[amazon]\n", "[amazon]\nfirst_sync_days = 60\n"),
-    )?;
-    let ok = cmd(&bin, &config).args(["sync-orders"]).status()?;
-    anyhow::ensure!(ok.success(), "sync failed");
+    let (_sandbox, config) = shipped_and_synced(&bin, dir.path(), n)?;
 
     let started = Instant::now();
     let mut child = cmd(&bin, &config)
@@ -324,42 +292,10 @@ fn command(n: usize) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn cmd(bin: &Path, config: &Path) -> Command {
-    let mut c = Command::new(bin);
-    c.env("FULFIL_CONFIG", config)
-        .env("FULFIL_NOW", NOW)
-        .env_remove("FULFIL_LOG");
-    c
-}
-
-/// The peak resident set of a running process, from /proc (KiB).
-fn vm_hwm(pid: u32) -> Option<u64> {
-    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    s.lines()
-        .find(|l| l.starts_with("VmHWM:"))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|v| v.parse().ok())
-}
-
 /// User plus system CPU time of a running process, in clock ticks (1/100 s).
 fn cpu_ticks(pid: u32) -> Option<u64> {
     let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     let rest = &s[s.rfind(')')? + 2..];
     let f: Vec<&str> = rest.split_whitespace().collect();
     Some(f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?)
-}
-
-/// The `fulfil` binary next to this example (target/<profile>/fulfil).
-fn fulfil_binary() -> anyhow::Result<PathBuf> {
-    let exe = std::env::current_exe()?;
-    let dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .ok_or_else(|| anyhow::anyhow!("cannot locate the target directory"))?;
-    let bin = dir.join("fulfil");
-    anyhow::ensure!(
-        bin.exists(),
-        "build the binary first: cargo build --release"
-    );
-    Ok(bin)
 }

@@ -18,7 +18,6 @@
 mod common;
 
 use anyhow::Context as _;
-use fulfil::sandbox::{Sandbox, SandboxConfig};
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
 
@@ -31,35 +30,7 @@ fn main() -> anyhow::Result<()> {
     let bin = common::fulfil_binary()?;
     let dir = tempfile::tempdir()?;
     let start = fulfil::clock::parse_rfc3339(common::NOW)?;
-    let sandbox = Sandbox::start(SandboxConfig {
-        generate: n,
-        seed: 3,
-        rate_limits: false,
-        start,
-        ..SandboxConfig::default()
-    })?;
-    let shipped_at = start - time::Duration::minutes(10);
-    for id in sandbox.order_ids() {
-        if sandbox
-            .order(&id)
-            .is_some_and(|o| o["fulfillment"]["fulfillmentStatus"] == "UNSHIPPED")
-        {
-            sandbox.set_order_status(&id, "SHIPPED", shipped_at)?;
-        }
-    }
-    let config = dir.path().join("data/fulfil.toml");
-    let ok = common::cmd(&bin, &config)
-        .args(["init", "--sandbox", &sandbox.url()])
-        .stdout(std::process::Stdio::null())
-        .status()?;
-    anyhow::ensure!(ok.success(), "init failed");
-    let text = std::fs::read_to_string(&config)?;
-    std::fs::write(
-        &config,
-        text.replace("[amazon]\n", "[amazon]\nfirst_sync_days = 60\n"),
-    )?;
-    let ok = common::cmd(&bin, &config).args(["sync-orders"]).status()?;
-    anyhow::ensure!(ok.success(), "sync failed");
+    let (sandbox, config) = common::shipped_and_synced(&bin, dir.path(), n)?;
     let out = common::cmd(&bin, &config)
         .args(["--json", "make-invoices", "--no-upload"])
         .output()?;

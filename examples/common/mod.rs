@@ -69,3 +69,45 @@ pub fn announce(example: &str) {
     };
     println!("$ cargo run --release --example {example}{tail}");
 }
+
+/// A sandbox of `n` generated orders (seed 3, rate limits off) whose unshipped orders
+/// shipped ten minutes before [`NOW`], and a data directory in `dir` initialised against
+/// it (first sync 60 days back) and synced: where the invoice and refund benchmarks
+/// start. Returns the sandbox and the config's path.
+pub fn shipped_and_synced(
+    bin: &Path,
+    dir: &Path,
+    n: usize,
+) -> anyhow::Result<(fulfil::sandbox::Sandbox, PathBuf)> {
+    let start = fulfil::clock::parse_rfc3339(NOW)?;
+    let sandbox = fulfil::sandbox::Sandbox::start(fulfil::sandbox::SandboxConfig {
+        generate: n,
+        seed: 3,
+        rate_limits: false,
+        start,
+        ..fulfil::sandbox::SandboxConfig::default()
+    })?;
+    let shipped_at = start - time::Duration::minutes(10);
+    for id in sandbox.order_ids() {
+        if sandbox
+            .order(&id)
+            .is_some_and(|o| o["fulfillment"]["fulfillmentStatus"] == "UNSHIPPED")
+        {
+            sandbox.set_order_status(&id, "SHIPPED", shipped_at)?;
+        }
+    }
+    let config = dir.join("data/fulfil.toml");
+    let ok = cmd(bin, &config)
+        .args(["init", "--sandbox", &sandbox.url()])
+        .stdout(std::process::Stdio::null())
+        .status()?;
+    anyhow::ensure!(ok.success(), "init failed");
+    let text = std::fs::read_to_string(&config)?;
+    std::fs::write(
+        &config,
+        text.replace("[amazon]\n", "[amazon]\nfirst_sync_days = 60\n"),
+    )?;
+    let ok = cmd(bin, &config).args(["sync-orders"]).status()?;
+    anyhow::ensure!(ok.success(), "sync failed");
+    Ok((sandbox, config))
+}
