@@ -107,30 +107,36 @@ fn list(ctx: &Ctx, show_pii: bool) -> anyhow::Result<Outcome> {
     }
     let store = ctx.store_read()?;
     let mut rows = db::review_list(store.conn())?;
-    // The most urgent first (issue #23): by ship-by deadline, orders without one last.
+    // The most urgent first (issue #23): the orders still to ship by deadline, then
+    // those without one, then the rest (shipped orders with an invoice problem, skipped
+    // orders), whose deadline no longer matters.
     let deadlines = if store.schema_version()? >= crate::store::deadlines::SINCE_SCHEMA {
         let ids: Vec<String> = rows.iter().map(|(o, _, _)| o.clone()).collect();
         crate::store::deadlines::ship_by(store.conn(), &ids)?
     } else {
         std::collections::BTreeMap::default()
     };
-    rows.sort_by(|a, b| {
-        let (da, db_) = (deadlines.get(&a.0), deadlines.get(&b.0));
-        (da.is_none(), da, &a.0, &a.1).cmp(&(db_.is_none(), db_, &b.0, &b.1))
-    });
+    let rank = |order_id: &String| match deadlines.get(order_id) {
+        Some(Some(t)) => (0, Some(t)),
+        Some(None) => (1, None),
+        None => (2, None),
+    };
+    rows.sort_by(|a, b| (rank(&a.0), &a.0, &a.1).cmp(&(rank(&b.0), &b.0, &b.1)));
     let zone = ctx.config()?.seller.zone()?;
     let now = ctx.clock.now();
-    let shown = |order_id: &String| {
+    let deadline = |order_id: &String| {
         deadlines
             .get(order_id)
+            .and_then(|t| t.as_deref())
             .and_then(|t| crate::clock::parse_rfc3339(t).ok())
-            .map_or_else(
-                || "no ship-by date".to_string(),
-                |t| {
-                    let late = if t < now { " LATE" } else { "" };
-                    format!("ship by {}{late}", crate::ship_by::local(t, &zone))
-                },
-            )
+    };
+    let shown = |order_id: &String| match (deadlines.contains_key(order_id), deadline(order_id)) {
+        (_, Some(t)) => {
+            let late = if t < now { " LATE" } else { "" };
+            format!("ship by {}{late}", crate::ship_by::local(t, &zone))
+        }
+        (true, None) => "no ship-by date".to_string(),
+        (false, None) => String::new(),
     };
     if !ctx.global.json {
         if rows.is_empty() {
@@ -144,10 +150,11 @@ fn list(ctx: &Ctx, show_pii: bool) -> anyhow::Result<Outcome> {
                 1 => "  (1 candidate)".to_string(),
                 n => format!("  ({n} candidates)"),
             };
-            ctx.ui.out(&format!(
+            let line = format!(
                 "{order_id}  {command:<17} {reason:<20} {}{count}",
                 shown(order_id)
-            ));
+            );
+            ctx.ui.out(line.trim_end());
             if show_pii && let Some(p) = &pii {
                 for l in [
                     &p.recipient_name,
@@ -194,10 +201,10 @@ fn list(ctx: &Ctx, show_pii: bool) -> anyhow::Result<Outcome> {
         let n = orders_db::pii(store.conn(), o)?
             .as_ref()
             .map_or(0, |p| candidates(p).len());
-        let ship_by = deadlines.get(o);
         listed.push(json!({
-            "order_id": o, "command": c, "reason": r, "candidates": n, "ship_by": ship_by,
-            "late": ship_by.and_then(|t| crate::clock::parse_rfc3339(t).ok()).map(|t| t < now),
+            "order_id": o, "command": c, "reason": r, "candidates": n,
+            "ship_by": deadlines.get(o).and_then(Option::as_deref),
+            "late": deadline(o).map(|t| t < now),
         }));
     }
     Ok(Outcome::ok(json!({ "orders": listed })))

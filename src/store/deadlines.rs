@@ -2,7 +2,7 @@
 //! behind the late-shipment and tracking rates. No personal data is read here: the
 //! deadlines live on the anonymous `orders` row (migration 0011) and survive purge.
 
-use rusqlite::{Connection, params};
+use rusqlite::{Connection, OptionalExtension as _, params};
 
 use super::StoreError;
 use super::orders::Stage;
@@ -57,23 +57,32 @@ pub fn open(conn: &Connection) -> Result<Vec<OpenOrder>, StoreError> {
     Ok(rows)
 }
 
-/// The ship-by deadline of each of `orders` that has one (for `fulfil review`).
+/// The ship-by deadline (if Amazon gave one) of each of `orders` that is still to be
+/// confirmed to Amazon (ready, in review or labelled), for `fulfil review`; orders
+/// already shipped, cancelled or unknown are not in the map: their deadline no longer
+/// matters.
 pub fn ship_by(
     conn: &Connection,
     orders: &[String],
-) -> Result<std::collections::BTreeMap<String, String>, StoreError> {
-    let mut stmt = conn.prepare_cached("SELECT ship_by_latest FROM orders WHERE order_id = ?1")?;
+) -> Result<std::collections::BTreeMap<String, Option<String>>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT ship_by_latest FROM orders WHERE order_id = ?1 AND stage IN (?2, ?3, ?4)",
+    )?;
     let mut found = std::collections::BTreeMap::new();
     for id in orders {
-        let v: Option<Option<String>> =
-            stmt.query_row([id], |r| r.get(0))
-                .map(Some)
-                .or_else(|e| match e {
-                    rusqlite::Error::QueryReturnedNoRows => Ok(None),
-                    e => Err(e),
-                })?;
-        if let Some(Some(t)) = v {
-            found.insert(id.clone(), t);
+        let open: Option<Option<String>> = stmt
+            .query_row(
+                params![
+                    id,
+                    Stage::Ready.as_str(),
+                    Stage::Review.as_str(),
+                    Stage::Labelled.as_str()
+                ],
+                |r| r.get(0),
+            )
+            .optional()?;
+        if let Some(deadline) = open {
+            found.insert(id.clone(), deadline);
         }
     }
     Ok(found)

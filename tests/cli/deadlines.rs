@@ -210,6 +210,12 @@ fn review_lists_the_most_urgent_first_with_its_deadline() {
     let none = order(&env, 2, None, None, "Postbus 2");
     let first = order(&env, 3, Some("2026-11-20T09:00:00Z"), None, "Postbus 3");
     let second = order(&env, 4, Some("2026-11-23T22:59:59Z"), None, "Postbus 4");
+    // An order sync-orders skips (a negative quantity) is listed, after every order
+    // still to ship, without a deadline: it is not one fulfil will label.
+    let skipped = order(&env, 5, Some("2026-11-19T09:00:00Z"), None, "Hoofdstraat 5");
+    let mut o = env.sb().order(&skipped).unwrap();
+    o["orderItems"][0]["quantityOrdered"] = json!(-1);
+    env.sb().add_order(o).unwrap();
     env.run(&["sync-orders"]).assert_code(3);
     env.run(&["make-labels"]).assert_code(3);
     let r = env.run(&["review"]);
@@ -221,9 +227,14 @@ fn review_lists_the_most_urgent_first_with_its_deadline() {
         .collect();
     assert_eq!(
         ids,
-        [first.as_str(), &second, &later, &none],
+        [first.as_str(), &second, &later, &none, &skipped],
         "{}",
         r.stdout
+    );
+    let last = r.stdout.lines().last().unwrap();
+    assert!(
+        !last.contains("ship by") && !last.contains("no ship-by date"),
+        "{last}"
     );
     assert!(
         r.stdout.contains("ship by 2026-11-20 10:00 +01:00 LATE"),
@@ -242,6 +253,8 @@ fn review_lists_the_most_urgent_first_with_its_deadline() {
     assert_eq!(v["orders"][0]["ship_by"], "2026-11-20T09:00:00Z");
     assert_eq!(v["orders"][0]["late"], true);
     assert_eq!(v["orders"][3]["ship_by"], Value::Null);
+    assert_eq!(v["orders"][4]["order_id"], skipped.as_str());
+    assert_eq!(v["orders"][4]["late"], Value::Null);
 }
 
 #[test]
