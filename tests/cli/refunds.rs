@@ -252,9 +252,8 @@ fn each_refund_shape_gets_its_credit_note_once() {
     assert!(r.stderr.contains("has no refund in review"), "{}", r.stderr);
 }
 
-#[test]
-fn a_credit_note_is_uploaded_with_the_refunds_transaction_id() {
-    let mut env = invoiced();
+/// Amazon refunds the lamp in full (adjustment item 61234567890123).
+fn lamp_refunded(env: &TestEnv) {
     env.sb()
         .add_refund(refund(
             ORDER,
@@ -268,6 +267,12 @@ fn a_credit_note_is_uploaded_with_the_refunds_transaction_id() {
             )],
         ))
         .unwrap();
+}
+
+#[test]
+fn a_credit_note_is_uploaded_with_the_refunds_transaction_id() {
+    let mut env = invoiced();
+    lamp_refunded(&env);
     later(&mut env, time::Duration::days(2));
     let s = settle_uploads(&env, 4);
     assert_eq!(s["upload_pending"], 0, "{s}");
@@ -286,19 +291,7 @@ fn a_credit_note_is_uploaded_with_the_refunds_transaction_id() {
     // The setting `number` sends the credit note's own number instead.
     let mut env = invoiced();
     env.add_config("invoices", "credit_note_transaction_id", "\"number\"");
-    env.sb()
-        .add_refund(refund(
-            ORDER,
-            "2026-11-21T12:00:00Z",
-            &[(
-                "FLX-LAMP-1",
-                LAMP,
-                "61234567890123",
-                1,
-                &[("Principal", -30.25)],
-            )],
-        ))
-        .unwrap();
+    lamp_refunded(&env);
     later(&mut env, time::Duration::days(2));
     settle_uploads(&env, 4);
     let feeds = env.sb().uploaded_feeds();

@@ -37,15 +37,7 @@ fn set_address_fixes_a_review_order() {
     ])
     .assert_code(2);
     env.run(&["make-labels"]).assert_code(0);
-    let a = &received(&env)[&id]["Addresses"][0];
-    assert_eq!(
-        (
-            a["Street"].as_str(),
-            a["HouseNr"].as_str(),
-            a["HouseNrExt"].as_str()
-        ),
-        (Some("Kerkweg"), Some("7"), Some("8"))
-    );
+    assert_split(&env, &id, (Some("Kerkweg"), Some("7"), Some("8")));
     assert!(reasons(&env).is_empty());
 }
 
@@ -93,15 +85,7 @@ fn review_lists_candidates_and_accept_takes_one() {
     env.run(&["review", "accept", &id, "--candidate", "2"])
         .assert_code(0);
     env.run(&["make-labels"]).assert_code(0);
-    let a = &received(&env)[&id]["Addresses"][0];
-    assert_eq!(
-        (
-            a["Street"].as_str(),
-            a["HouseNr"].as_str(),
-            a["HouseNrExt"].as_str()
-        ),
-        (Some("Zonegge 23"), Some("12"), None)
-    );
+    assert_split(&env, &id, (Some("Zonegge 23"), Some("12"), None));
     assert!(reasons(&env).is_empty());
 }
 
@@ -128,4 +112,17 @@ fn on_terminal(env: &TestEnv, args: &[&str]) -> String {
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8_lossy(&out.stdout).replace('\r', "")
+}
+
+/// The receiver address PostNL got for an order has this (Street, HouseNr, HouseNrExt).
+fn assert_split(env: &TestEnv, id: &str, want: (Option<&str>, Option<&str>, Option<&str>)) {
+    let a = &received(env)[id]["Addresses"][0];
+    assert_eq!(
+        (
+            a["Street"].as_str(),
+            a["HouseNr"].as_str(),
+            a["HouseNrExt"].as_str()
+        ),
+        want
+    );
 }
